@@ -1,0 +1,80 @@
+"""The callhook command: validate and schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from callhook import __version__
+from callhook.cli import app
+from tests.conftest import fixture_files, fixture_path
+
+runner = CliRunner()
+
+
+def test_validate_all_fixtures_ok() -> None:
+    files = fixture_files()
+    if not files:
+        pytest.skip("Interactly fixtures not found")
+    result = runner.invoke(app, ["validate", *map(str, files)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(files)
+    assert all(line.startswith("OK ") for line in lines)
+
+
+def test_validate_reports_type_call_and_count() -> None:
+    path = fixture_path("conversation-update.full.json")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.stdout == (
+        f"OK    {path}: conversation-update, call WC-82015760-c3bd-427d-a23b-ba9b07e4ab85, "
+        "5 messages\n"
+    )
+
+
+def test_validate_bad_file_exits_1_with_path(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"message": {"type": "hang", "call": {"id": "c"}}}))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"message": {"type": "hang", "messages": [{"text": "hi"}]}}))
+    result = runner.invoke(app, ["validate", str(good), str(bad)])
+    assert result.exit_code == 1
+    assert f"OK    {good}: hang, call c, 0 messages" in result.stdout
+    assert (
+        f"ERROR {bad}: Object missing required field `messageId` - at `$.message.messages[0]`"
+        in result.stderr
+    )
+    assert "1 of 2 files invalid" in result.stderr
+
+
+def test_validate_reads_stdin() -> None:
+    body = json.dumps({"message": {"type": "error", "call": {"id": "WC-9"}, "messages": []}})
+    result = runner.invoke(app, ["validate", "-"], input=body)
+    assert result.exit_code == 0
+    assert result.stdout == "OK    <stdin>: error, call WC-9, 0 messages\n"
+
+
+def test_validate_missing_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(tmp_path / "nope.json")])
+    assert result.exit_code == 1
+    assert "cannot read the file (No such file or directory)" in result.stderr
+
+
+def test_schema_prints_json_schema() -> None:
+    result = runner.invoke(app, ["schema", "hang"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["title"] == "callhook hang event"
+    assert json.loads(runner.invoke(app, ["schema"]).stdout)["title"] == "callhook event"
+
+
+def test_schema_unknown_type_says_the_choices() -> None:
+    result = runner.invoke(app, ["schema", "bogus"])
+    assert result.exit_code == 2
+    assert "Unknown event type 'bogus'; use one of: status-update" in result.stderr
+
+
+def test_version() -> None:
+    assert runner.invoke(app, ["--version"]).stdout == f"callhook {__version__}\n"
