@@ -30,7 +30,9 @@ def test_latency_samples_have_the_given_percentiles() -> None:
 def test_unknown_key_is_refused_with_its_path(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text('[rates]\nhangs = 0.1\n[[assistants]]\nname = "a"\n')
-    with pytest.raises(ProfileError, match=r"Object contains unknown field `hangs` - at `\$.rates`"):
+    with pytest.raises(
+        ProfileError, match=r"Object contains unknown field `hangs` - at `\$.rates`"
+    ):
         load_profile(path)
 
 
@@ -52,5 +54,5 @@ def test_bad_values_are_refused(tmp_path: Path) -> None:
 
 
 def test_missing_file_says_which(tmp_path: Path) -> None:
-    with pytest.raises(ProfileError, match="cannot read the profile .*nope.toml"):
+    with pytest.raises(ProfileError, match=r"cannot read the profile .*nope\.toml"):
         load_profile(tmp_path / "nope.toml")

@@ -58,12 +58,12 @@ class ScaledScheduler:
         if not task.cancelled() and (exc := task.exception()) is not None:
             logger.error("sim.job_failed %s", task.get_name(), exc_info=exc)
 
-    async def aclose(self, timeout: float = 5.0) -> None:
-        """Refuse new jobs; wait up to ``timeout`` s for running ones, then cancel them."""
+    async def aclose(self, grace_s: float = 5.0) -> None:
+        """Refuse new jobs; wait up to ``grace_s`` s for running ones, then cancel them."""
         self._closed = True
         if not self._tasks:
             return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
         for task in pending:
             task.cancel()
         if pending:

@@ -38,7 +38,11 @@ TEAM_ID = "team-callhook-sim"
 _MS_PER_WORD = 330.0
 _ERRORS = {
     "llm": ("rate_limit_exceeded", "Rate limit exceeded for organization", True),
-    "stt": ("audio_quality_insufficient", "Audio quality too low for accurate transcription", False),
+    "stt": (
+        "audio_quality_insufficient",
+        "Audio quality too low for accurate transcription",
+        False,
+    ),
 }
 
 
@@ -52,7 +56,13 @@ def build_assistant(profile: AssistantProfile, server_url: str | None) -> Assist
             timeout_seconds=20,
             secret="",
             headers={},
-            messages=["status-update", "conversation-update", "end-of-call-report", "hang", "error"],
+            messages=[
+                "status-update",
+                "conversation-update",
+                "end-of-call-report",
+                "hang",
+                "error",
+            ],
         )
         if server_url
         else AssistantServer(enabled=False)

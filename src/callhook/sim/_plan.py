@@ -76,12 +76,14 @@ def plan_call(profile: Profile, rng: random.Random) -> CallPlan:
         assert latency.stt and latency.eou and latency.llm and latency.tts  # completed by Profile
         stt, eou, tts = (latency.stt.sample(rng), latency.eou.sample(rng), latency.tts.sample(rng))
         hang = rng.random() < rates.hang
+        # The hang timer runs from the end of the user's turn (after end-of-utterance
+        # detection) until the response plays: that is LLM plus TTS time.
         if hang:
             # The response starts past the threshold, by a log-normal margin.
-            llm = threshold - eou - tts + _HANG_EXTRA.sample(rng)
+            llm = threshold - tts + _HANG_EXTRA.sample(rng)
         else:
             # Keep clear of the threshold so that no planned turn hangs by accident.
-            llm = min(latency.llm.sample(rng), threshold - eou - tts - 300.0)
+            llm = min(latency.llm.sample(rng), threshold - tts - 300.0)
         turns.append(
             TurnPlan(
                 user_text=user,
@@ -96,7 +98,8 @@ def plan_call(profile: Profile, rng: random.Random) -> CallPlan:
                 hang=hang,
                 llm_error=(hang and rng.random() < rates.error_after_hang)
                 or rng.random() < rates.llm_error,
-                stt_error=rng.random() < rates.stt_error,
+                # The closing phrase is always heard, so a planned end-phrase call ends so.
+                stt_error=rng.random() < rates.stt_error and not (last and ends_with_phrase),
                 barge_in_at=rng.uniform(0.2, 0.8)
                 if assistant.barge_in and not last and rng.random() < rates.barge_in
                 else None,

@@ -110,7 +110,9 @@ class CallShape(_Model, frozen=True):
 
     def __post_init__(self) -> None:
         if self.max_turns < self.min_turns:
-            raise ValueError(f"max_turns ({self.max_turns}) must be >= min_turns ({self.min_turns})")
+            raise ValueError(
+                f"max_turns ({self.max_turns}) must be >= min_turns ({self.min_turns})"
+            )
 
 
 class Profile(_Model, frozen=True):
