@@ -90,7 +90,8 @@ SCENARIOS: tuple[Scenario, ...] = (
             ),
             (
                 "{day} at {time} would be great. | Maybe around {time}?",
-                "You're booked with {doctor} on {day} at {time}. Is there anything else I can help with?",
+                "You're booked with {doctor} on {day} at {time}. "
+                "Is there anything else I can help with?",
             ),
         ),
     ),
@@ -142,7 +143,8 @@ SCENARIOS: tuple[Scenario, ...] = (
             ("{first} {last}. | It's {first} {last}.", "Which pharmacy should we send it to?"),
             (
                 "The one on {street}. | Same pharmacy as last time, on {street}.",
-                "I've sent the request for {drug} to the pharmacy on {street}. It's usually ready within a day.",
+                "I've sent the request for {drug} to the pharmacy on {street}. "
+                "It's usually ready within a day.",
             ),
         ),
     ),
