@@ -1,0 +1,271 @@
+"""The ``Monitor``: live evaluation of decoded events, off the ingest path.
+
+The receiver calls ``observe(event, received_at)`` after the ack is committed. ``observe`` only
+puts the pair in a bounded queue (O(1), never awaits, never raises on a full queue: the event
+is dropped and counted in ``stats.dropped``). Three named background tasks do the rest:
+
+- ``callhook-monitor-evaluate``: runs ``MonitorCore.process`` on each queued event;
+- ``callhook-monitor-tick``: runs ``MonitorCore.tick`` every ``tick_s`` (windows slide, stale
+  calls, resolutions);
+- ``callhook-monitor-notify``: saves alerts to the ``AlertStore``, sends notices to the sinks,
+  performs remediation.
+
+A failing sink or remediation request is logged (``monitor.sink_failed``,
+``monitor.remediation_failed``) and counted; it never stops the other sinks or evaluation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Self
+
+import httpx
+import msgspec
+
+from callhook._exceptions import CallhookError
+from callhook.events import Event
+from callhook.monitor._alerts import Alert, AlertStore, InMemoryAlertStore
+from callhook.monitor._config import MonitorConfig
+from callhook.monitor._core import MonitorCore, Outcome
+from callhook.monitor._impact import HangImpact
+from callhook.monitor._patterns import CallRecord, Dimension, IncidentRecord, PatternRow
+from callhook.monitor._patterns import analyze_patterns as _analyze
+from callhook.monitor._remediation import RemediationError, Remediator
+from callhook.monitor._sentiment import CallSentiment, trajectory
+from callhook.monitor._sinks import AlertSink, AlertSinkError, build_sinks
+
+__all__ = ["Monitor", "MonitorClosedError", "MonitorStats"]
+
+logger = logging.getLogger("callhook.monitor")
+
+_CLOSE_TIMEOUT_S = 5.0
+
+
+class MonitorClosedError(CallhookError):
+    """The monitor is used outside ``async with`` (before it started or after it closed)."""
+
+
+class MonitorStats(msgspec.Struct, frozen=True, kw_only=True):
+    observed: int
+    processed: int
+    dropped: int
+    queued: int
+    evaluation_failures: int
+    sink_failures: int
+    remediation_failures: int
+
+
+class Monitor:
+    """Rules, alerting, remediation, hang impact and sentiment for a stream of events.
+
+    ``clock`` returns epoch seconds (``time.time`` by default); tests pass a fake one.
+    ``sinks=None`` builds the sinks of ``config.sinks``; ``client`` is the ``httpx.AsyncClient``
+    for webhooks and remediation (one is created, and closed, when not given).
+    """
+
+    def __init__(
+        self,
+        config: MonitorConfig | None = None,
+        *,
+        store: AlertStore | None = None,
+        sinks: Sequence[AlertSink] | None = None,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config or MonitorConfig()
+        self.core = MonitorCore(self.config)
+        self.store: AlertStore = store or InMemoryAlertStore()
+        self._sinks = list(sinks) if sinks is not None else None
+        self._client = client
+        self._own_client = False
+        self._clock = clock
+        self._queue: asyncio.Queue[tuple[Event, float]] | None = None
+        self._outbox: asyncio.Queue[Outcome] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._remediator: Remediator | None = None
+        self._closed = False
+        self._observed = self._processed = self._dropped = 0
+        self._evaluation_failures = self._sink_failures = self._remediation_failures = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._closed or self._queue is not None:
+            raise MonitorClosedError("a Monitor can be entered once; create a new one")
+        if self._client is None:
+            self._client = httpx.AsyncClient()
+            self._own_client = True
+        if self._sinks is None:
+            self._sinks = build_sinks(self.config.sinks, self._client)
+        self._remediator = Remediator(self._client, timeout_s=self.config.remediation.timeout_s)
+        self._queue = asyncio.Queue(self.config.queue_size)
+        self._outbox = asyncio.Queue()
+        self._tasks = [
+            asyncio.create_task(self._evaluate(), name="callhook-monitor-evaluate"),
+            asyncio.create_task(self._notify(), name="callhook-monitor-notify"),
+            asyncio.create_task(self._ticker(), name="callhook-monitor-tick"),
+        ]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._closed = True
+        try:
+            await asyncio.wait_for(self.drain(), _CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning("monitor.close_timeout queued=%s", self.stats.queued)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.wait(self._tasks, timeout=_CLOSE_TIMEOUT_S)
+        self._tasks = []
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+
+    # -- the hot path ----------------------------------------------------------------------
+
+    def observe(self, event: Event, received_at: float | None = None) -> bool:
+        """Queue a decoded event for evaluation; ``False`` if the queue is full (dropped).
+
+        Never blocks. ``received_at`` (epoch seconds) defaults to the monitor's clock.
+        """
+        queue = self._queue
+        if queue is None or self._closed:
+            raise MonitorClosedError(
+                "Monitor.observe() called outside `async with Monitor(...)`; "
+                "enter the monitor before feeding it events"
+            )
+        self._observed += 1
+        try:
+            queue.put_nowait((event, self._clock() if received_at is None else received_at))
+        except asyncio.QueueFull:
+            self._dropped += 1
+            return False
+        return True
+
+    async def drain(self) -> None:
+        """Wait until every queued event is evaluated and its outcome carried out."""
+        if self._queue is None or self._outbox is None:
+            return
+        await self._queue.join()
+        await self._outbox.join()
+
+    # -- the synchronous core, for tests and callers that own the loop ---------------------
+
+    def process(self, event: Event, now: float) -> Outcome:
+        """Evaluate one event now, synchronously (no sinks, no store, no remediation)."""
+        return self.core.process(event, now)
+
+    def tick(self, now: float) -> Outcome:
+        """Re-evaluate every rule at ``now``, synchronously."""
+        return self.core.tick(now)
+
+    # -- background tasks ------------------------------------------------------------------
+
+    async def _evaluate(self) -> None:
+        assert self._queue is not None and self._outbox is not None
+        while True:
+            event, received_at = await self._queue.get()
+            try:
+                outcome = self.core.process(event, received_at)
+            # The monitor must never take ingest down: a bug in one rule loses that event's
+            # evaluation, is logged with its traceback and counted, and evaluation goes on.
+            except Exception:
+                self._evaluation_failures += 1
+                logger.exception("monitor.evaluation_failed call_id=%s", event.call_id)
+            else:
+                self._processed += 1
+                if outcome.saves or outcome.notices or outcome.actions:
+                    self._outbox.put_nowait(outcome)
+            finally:
+                self._queue.task_done()
+
+    async def _ticker(self) -> None:
+        assert self._outbox is not None
+        while True:
+            await asyncio.sleep(self.config.tick_s)
+            outcome = self.core.tick(self._clock())
+            if outcome.saves or outcome.notices or outcome.actions:
+                self._outbox.put_nowait(outcome)
+
+    async def _notify(self) -> None:
+        assert self._outbox is not None
+        while True:
+            outcome = await self._outbox.get()
+            try:
+                await self._carry_out(outcome)
+            finally:
+                self._outbox.task_done()
+
+    async def _carry_out(self, outcome: Outcome) -> None:
+        for alert in outcome.saves:
+            await self.store.save(alert)
+        for notice in outcome.notices:
+            results = await asyncio.gather(
+                *(sink.send(notice) for sink in self._sinks or ()), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, AlertSinkError):
+                    self._sink_failures += 1
+                    logger.warning("monitor.sink_failed %s", result)
+                elif isinstance(result, BaseException):
+                    # A third-party sink broke its contract (raise AlertSinkError); the other
+                    # sinks and later notices must still go out, so log it with its traceback.
+                    self._sink_failures += 1
+                    logger.error("monitor.sink_crashed %s", type(result).__name__, exc_info=result)
+        for action in outcome.actions:
+            assert self._remediator is not None
+            try:
+                await self._remediator.perform(action)
+            except RemediationError as exc:
+                self._remediation_failures += 1
+                logger.warning("monitor.remediation_failed %s", exc)
+
+    # -- read side -------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> MonitorStats:
+        return MonitorStats(
+            observed=self._observed,
+            processed=self._processed,
+            dropped=self._dropped,
+            queued=self._queue.qsize() if self._queue else 0,
+            evaluation_failures=self._evaluation_failures,
+            sink_failures=self._sink_failures,
+            remediation_failures=self._remediation_failures,
+        )
+
+    def open_alerts(self) -> list[Alert]:
+        """Alerts firing now (the history is in ``store``)."""
+        return self.core.open_alerts()
+
+    def hang_impacts(self, call_id: str | None = None) -> list[HangImpact]:
+        """Recovery, repetition and abandonment of each hang (of one call, or of all)."""
+        return self.core.hang_impacts(call_id)
+
+    def sentiment(self, call_id: str) -> CallSentiment | None:
+        """The call's sentiment trajectory and average, ``None`` for an unknown call."""
+        state = self.core.calls.get(call_id)
+        return trajectory(call_id, state.sentiment) if state else None
+
+    def records(self) -> tuple[list[CallRecord], list[IncidentRecord]]:
+        """Pattern-analysis records of the calls the monitor remembers."""
+        return self.core.records()
+
+    def patterns(
+        self,
+        dimension: Dimension | str,
+        *,
+        since_ms: float | None = None,
+        until_ms: float | None = None,
+    ) -> list[PatternRow]:
+        """``analyze_patterns`` over the calls the monitor remembers."""
+        calls, incidents = self.core.records()
+        return _analyze(calls, incidents, dimension, since_ms=since_ms, until_ms=until_ms)

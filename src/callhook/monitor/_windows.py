@@ -1,0 +1,121 @@
+"""Sliding time windows over the monitor's clock (seconds).
+
+A sample taken at ``t`` is inside the window at ``now`` while ``now - t < span``: a 300 s
+window evaluated at ``now = 300`` no longer holds a sample from ``t = 0``. Every operation is
+amortised O(1) except ``percentile``, which sorts the samples in the window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Hashable
+
+__all__ = ["CountWindow", "DistinctWindow", "ValueWindow", "percentile"]
+
+
+class CountWindow:
+    """How many things happened in the last ``span`` seconds."""
+
+    __slots__ = ("_times", "span")
+
+    def __init__(self, span: float) -> None:
+        self.span = span
+        self._times: deque[float] = deque()
+
+    def add(self, t: float, count: int = 1) -> None:
+        for _ in range(count):
+            self._times.append(t)
+
+    def count(self, now: float) -> int:
+        self._evict(now)
+        return len(self._times)
+
+    def _evict(self, now: float) -> None:
+        times = self._times
+        cutoff = now - self.span
+        while times and times[0] <= cutoff:
+            times.popleft()
+
+
+class DistinctWindow:
+    """How many distinct keys were seen in the last ``span`` seconds."""
+
+    __slots__ = ("_last", "_order", "span")
+
+    def __init__(self, span: float) -> None:
+        self.span = span
+        self._last: dict[Hashable, float] = {}
+        self._order: deque[tuple[float, Hashable]] = deque()
+
+    def add(self, t: float, key: Hashable) -> None:
+        previous = self._last.get(key)
+        if previous is not None and previous >= t:
+            return
+        self._last[key] = t
+        self._order.append((t, key))
+
+    def count(self, now: float) -> int:
+        self._evict(now)
+        return len(self._last)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._last
+
+    def _evict(self, now: float) -> None:
+        order = self._order
+        cutoff = now - self.span
+        while order and order[0][0] <= cutoff:
+            t, key = order.popleft()
+            if self._last.get(key) == t:
+                del self._last[key]
+
+
+class ValueWindow:
+    """Numeric samples of the last ``span`` seconds: count, mean and percentiles."""
+
+    __slots__ = ("_samples", "_sum", "span")
+
+    def __init__(self, span: float) -> None:
+        self.span = span
+        self._samples: deque[tuple[float, float]] = deque()
+        self._sum = 0.0
+
+    def add(self, t: float, value: float) -> None:
+        self._samples.append((t, value))
+        self._sum += value
+
+    def count(self, now: float) -> int:
+        self._evict(now)
+        return len(self._samples)
+
+    def mean(self, now: float) -> float | None:
+        self._evict(now)
+        if not self._samples:
+            return None
+        return self._sum / len(self._samples)
+
+    def percentile(self, now: float, q: float) -> float | None:
+        self._evict(now)
+        return percentile([value for _, value in self._samples], q)
+
+    def _evict(self, now: float) -> None:
+        samples = self._samples
+        cutoff = now - self.span
+        while samples and samples[0][0] <= cutoff:
+            self._sum -= samples.popleft()[1]
+        if not samples:
+            self._sum = 0.0  # no drift from float rounding once the window empties
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The nearest-rank ``q``-th percentile (``q`` in 0..100) of ``values``, or ``None``.
+
+    Nearest rank: the smallest sample such that at least ``q`` % of the samples are at or
+    below it; it is always one of the samples, never an interpolation.
+    """
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
