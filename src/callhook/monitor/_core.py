@@ -74,6 +74,7 @@ class CallState:
     call_id: str
     first_seen: float
     last_activity: float
+    hangs: HangTracker
     assistant_id: str | None = None
     provider: str | None = None
     model: str | None = None
@@ -85,7 +86,6 @@ class CallState:
     message_count: int = 0
     user_turns: int = 0
     seen: set[str] = field(default_factory=set)
-    hangs: HangTracker | None = None
     errors: list[IncidentRecord] = field(default_factory=list)
     sentiment: list[SentimentPoint] = field(default_factory=list)
 
@@ -141,7 +141,9 @@ class MonitorCore:
             return out
         state = self.calls.get(call_id)
         if state is None:
-            state = self.calls[call_id] = CallState(call_id, first_seen=now, last_activity=now)
+            state = self.calls[call_id] = CallState(
+                call_id, first_seen=now, last_activity=now, hangs=HangTracker(self.config.impact)
+            )
         state.last_activity = max(state.last_activity, now)
         state.learn(event)
         self.rules.call_seen(now, call_id)
@@ -198,10 +200,9 @@ class MonitorCore:
                 llm = message.metrics.llm if message.metrics else None
                 latency = _num(llm.response_latency_ms) if llm else None
                 self.rules.llm_response(now, state.provider, latency)
-            if state.hangs is not None:
-                for impact in state.hangs.on_message(message, at_ms):
-                    if impact.outcome is HangOutcome.RECOVERED:
-                        self._resolve_hang(impact, "response arrived", now, out)
+            for impact in state.hangs.on_message(message, at_ms):
+                if impact.outcome is HangOutcome.RECOVERED:
+                    self._resolve_hang(impact, "response arrived", now, out)
 
     def _hang(
         self,
@@ -222,8 +223,6 @@ class MonitorCore:
                 pending_msg = message
                 break
         pending = pending or (pending_msg.message_id if pending_msg else f"hang@{int(at_ms)}")
-        if state.hangs is None:
-            state.hangs = HangTracker(self.config.impact)
         impact = state.hangs.on_hang(
             HangImpact(
                 call_id=state.call_id,
@@ -300,8 +299,7 @@ class MonitorCore:
                 detail=kind,
             )
         )
-        if state.hangs is not None:
-            state.hangs.on_error(code)
+        state.hangs.on_error(code)
         rule = self.config.rules.error
         if not rule.enabled:
             return
@@ -330,10 +328,9 @@ class MonitorCore:
         state.ended = True
         state.ended_ms = at_ms
         trigger = _str(event.call.call_end_trigger_by) if event.call else None
-        if state.hangs is not None:
-            for impact in state.hangs.on_end(at_ms, trigger):
-                if impact.outcome is HangOutcome.UNANSWERED:
-                    self._resolve_hang(impact, "call ended without a response", now, out)
+        for impact in state.hangs.on_end(at_ms, trigger):
+            if impact.outcome is HangOutcome.UNANSWERED:
+                self._resolve_hang(impact, "call ended without a response", now, out)
 
     def _resolve_hang(self, impact: HangImpact, why: str, now: float, out: Outcome) -> None:
         scope = f"call={impact.call_id}/{impact.pending_message_id}"
@@ -404,7 +401,7 @@ class MonitorCore:
         states = [self.calls[call_id]] if call_id in self.calls else []
         if call_id is None:
             states = list(self.calls.values())
-        return [i for s in states if s.hangs for i in s.hangs.impacts]
+        return [i for s in states for i in s.hangs.impacts]
 
     def records(self) -> tuple[list[CallRecord], list[IncidentRecord]]:
         """Pattern-analysis records of the calls the monitor still remembers."""
@@ -412,7 +409,7 @@ class MonitorCore:
         incidents: list[IncidentRecord] = []
         for s in self.calls.values():
             incidents.extend(s.errors)
-            for h in s.hangs.impacts if s.hangs else []:
+            for h in s.hangs.impacts:
                 incidents.append(
                     IncidentRecord(
                         kind=IncidentKind.HANG,

@@ -32,6 +32,9 @@ from callhook.monitor._config import ImpactConfig
 __all__ = ["HangImpact", "HangOutcome", "HangTracker"]
 
 
+_Response = tuple[str, float | None, float | None]
+
+
 class HangOutcome(enum.StrEnum):
     PENDING = "pending"
     RECOVERED = "recovered"
@@ -89,8 +92,9 @@ class HangTracker:
     def __init__(self, config: ImpactConfig) -> None:
         self._config = config
         self.impacts: list[HangImpact] = []
-        #: user messageId -> its first response (seen before or after the hang event).
-        self._responses: dict[str, Message] = {}
+        #: user messageId -> (response messageId, timestamp, metrics.hang.waitedMs) of its
+        #: first response, seen before or after the hang event.
+        self._responses: dict[str, _Response] = {}
 
     def on_hang(self, impact: HangImpact) -> HangImpact | None:
         """Record a new hang; ``None`` if this pending message already hung (a duplicate)."""
@@ -137,10 +141,14 @@ class HangTracker:
         parent = _parent_id(message.message_id)
         if parent is None or parent in self._responses:
             return []
-        self._responses[parent] = message
+        response = self._responses[parent] = (
+            message.message_id,
+            _number(message.timestamp),
+            hang_waited_ms(message),
+        )
         return self._update(
             lambda i: i.pending_message_id == parent and i.response_message_id is None,
-            lambda i: self._recovered(i, message),
+            lambda i: self._recovered(i, response),
         )
 
     def _on_user(self, message: Message, at_ms: float | None) -> list[HangImpact]:
@@ -174,9 +182,8 @@ class HangTracker:
         return changed
 
     @staticmethod
-    def _recovered(impact: HangImpact, response: Message) -> HangImpact:
-        at = _number(response.timestamp)
-        waited = hang_waited_ms(response)
+    def _recovered(impact: HangImpact, response: _Response) -> HangImpact:
+        message_id, at, waited = response
         source: Literal["metrics", "computed"] | None = "metrics"
         if waited is None:
             source = None
@@ -185,7 +192,7 @@ class HangTracker:
         return msgspec.structs.replace(
             impact,
             outcome=HangOutcome.RECOVERED,
-            response_message_id=response.message_id,
+            response_message_id=message_id,
             responded_at_ms=at,
             waited_ms=waited,
             waited_source=source,
