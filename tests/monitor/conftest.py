@@ -46,7 +46,9 @@ def http_receiver() -> Iterator[HttpReceiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="test-http-receiver")
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, name="test-http-receiver"
+    )
     thread.start()
     try:
         yield receiver

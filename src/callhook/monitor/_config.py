@@ -184,6 +184,8 @@ def load_config(
 ) -> MonitorConfig:
     """Build a ``MonitorConfig`` from a TOML file path, a TOML document's text, or a mapping
     that is the whole parsed file; reads its ``[monitor]`` table (defaults when absent).
+
+    Raises ``MonitorConfigError`` naming the key at fault (unknown keys are errors).
     """
     name: str | None = None
     data: Mapping[str, Any]
@@ -202,8 +204,22 @@ def load_config(
             raise MonitorConfigError(str(exc)) from None
     else:
         data = source
+    table = data.get(section, {})
+    if isinstance(table, Mapping) and isinstance(table.get("rules"), Mapping):
+        # A rule's table overrides only the keys it names; the others keep that rule's
+        # defaults (``[monitor.rules.hang_rate] critical = 0.1`` keeps ``min_count = 20``).
+        defaults = msgspec.to_builtins(RulesConfig())
+        table = {
+            **table,
+            "rules": {
+                name: {**defaults[name], **rule}
+                if name in defaults and isinstance(rule, Mapping)
+                else rule
+                for name, rule in table["rules"].items()
+            },
+        }
     try:
-        return msgspec.convert(data.get(section, {}), MonitorConfig)
+        return msgspec.convert(table, MonitorConfig)
     except msgspec.ValidationError as exc:
         reason, _, path = str(exc).rpartition(" - at `")
         if not reason:
