@@ -179,3 +179,10 @@ async def test_sentiment_and_patterns_are_readable() -> None:
         2,
         0.5,
     )
+
+
+async def test_disabled_monitor_ignores_events() -> None:
+    async with Monitor(MonitorConfig(enabled=False), sinks=[]) as monitor:
+        assert monitor.observe(started("c"), NOW) is False
+        await monitor.drain()
+    assert monitor.stats.observed == 0 and monitor.core.calls == {}

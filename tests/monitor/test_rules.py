@@ -298,3 +298,13 @@ def test_finished_call_is_never_stale() -> None:
 def test_disabled_rule_never_fires() -> None:
     c = core(hang_rate=msgspec.structs.replace(RulesConfig().hang_rate, enabled=False))
     assert fired(hang_calls(c, 20, 20, NOW), RuleId.HANG_RATE) == []
+
+
+def test_forgotten_call_closes_its_stale_and_hang_alerts() -> None:
+    c = core()
+    c.process(hang("f-1", [user(1, "hi", T0_MS)], T0_MS + 5000), NOW)
+    assert fired(c.tick(NOW + 600), RuleId.STALE_CALL) == [Severity.WARNING]
+    out = c.tick(NOW + 7200)
+    assert resolved(out, RuleId.STALE_CALL) and resolved(out, RuleId.HANG)
+    assert "f-1" not in c.calls
+    assert [a.rule for a in c.open_alerts()] == []

@@ -52,3 +52,23 @@ def test_percentile_is_a_sample_with_enough_at_or_below(values: list[float], q: 
     p = percentile(values, q)
     assert p in values
     assert sum(v <= p for v in values) >= q / 100 * len(values) - 1e-9  # type: ignore[operator]
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 100), st.floats(-1e6, 1e6)), max_size=60),
+    st.integers(100, 200),
+)
+def test_value_window_matches_a_recount(samples: list[tuple[int, float]], now: int) -> None:
+    """Whatever slid out, the window's statistics equal those of the samples still inside."""
+    w = ValueWindow(50)
+    for t, v in sorted(samples, key=lambda s: s[0]):
+        w.add(t, v)
+    inside = [v for t, v in samples if t > now - 50]
+    assert w.count(now) == len(inside)
+    assert w.percentile(now, 95) == percentile(inside, 95)
+    mean = w.mean(now)
+    if not inside:
+        assert mean is None
+    else:
+        tolerance = 1e-6 * max(1.0, *(abs(v) for v in inside))
+        assert mean is not None and abs(mean - sum(inside) / len(inside)) <= tolerance

@@ -7,12 +7,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import msgspec
 
 from callhook.events import (
-    Assistant,
     Call,
     EndOfCallReport,
     ErrorEvent,
@@ -22,13 +19,14 @@ from callhook.events import (
     StatusUpdate,
 )
 from callhook.monitor._alerts import Alert, AlertBook, Condition, Notice, RuleId, Severity
+from callhook.monitor._calls import CallState, num, text
 from callhook.monitor._config import MonitorConfig
 from callhook.monitor._impact import HangImpact, HangOutcome, HangTracker
 from callhook.monitor._patterns import CallRecord, IncidentKind, IncidentRecord
 from callhook.monitor._rules import RuleSet
 from callhook.monitor._sentiment import SentimentPoint, SentimentScorer
 
-__all__ = ["CallState", "MonitorCore", "Outcome", "SayAction", "WebhookAction"]
+__all__ = ["MonitorCore", "Outcome", "SayAction", "WebhookAction"]
 
 TERMINAL_STATUSES = frozenset({"finished", "failed"})
 
@@ -57,70 +55,6 @@ class Outcome(msgspec.Struct, kw_only=True):
     actions: list[SayAction | WebhookAction] = msgspec.field(default_factory=list)
 
 
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _num(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-@dataclass(slots=True)
-class CallState:
-    """What the monitor remembers of one call."""
-
-    call_id: str
-    first_seen: float
-    last_activity: float
-    hangs: HangTracker
-    assistant_id: str | None = None
-    provider: str | None = None
-    model: str | None = None
-    stt_vendor: str | None = None
-    control_url: str | None = None
-    started_ms: float | None = None
-    ended: bool = False
-    ended_ms: float | None = None
-    message_count: int = 0
-    user_turns: int = 0
-    seen: set[str] = field(default_factory=set)
-    errors: list[IncidentRecord] = field(default_factory=list)
-    sentiment: list[SentimentPoint] = field(default_factory=list)
-
-    def learn(self, event: Event) -> None:
-        call = event.call
-        if call:
-            self.assistant_id = _str(call.assistant_id) or self.assistant_id
-            monitor = call.monitor
-            if monitor and _str(monitor.control_url):
-                self.control_url = _str(monitor.control_url)
-        if isinstance(event.assistant, Assistant):
-            a = event.assistant
-            self.assistant_id = _str(a.id) or self.assistant_id
-            self.provider = _str(a.assistant_provider) or self.provider
-            self.model = _str(a.assistant_model) or self.model
-            speech = a.config.speech if a.config else None
-            stt = speech.stt if speech else None
-            if stt:
-                self.stt_vendor = _str(stt.vendor) or self.stt_vendor
-        ts = _num(event.timestamp)
-        if self.started_ms is None or (ts is not None and ts < self.started_ms):
-            self.started_ms = ts
-
-    def record(self) -> CallRecord:
-        return CallRecord(
-            call_id=self.call_id,
-            started_at_ms=self.started_ms or self.first_seen * 1000,
-            assistant_id=self.assistant_id,
-            provider=self.provider,
-            model=self.model,
-            message_count=self.message_count,
-            user_turns=self.user_turns,
-        )
-
-
 class MonitorCore:
     """Rules, alert book, per-call state, hang impact and sentiment, without I/O."""
 
@@ -147,7 +81,7 @@ class MonitorCore:
         state.last_activity = max(state.last_activity, now)
         state.learn(event)
         self.rules.call_seen(now, call_id)
-        at_ms = _num(event.timestamp)
+        at_ms = num(event.timestamp)
         at_ms = at_ms if at_ms is not None else now * 1000
         messages = getattr(event, "messages", None)
         if isinstance(messages, list):
@@ -166,7 +100,7 @@ class MonitorCore:
         if terminal and not state.ended:
             self._end(state, event, now, at_ms, out)
         providers = {p for p in (state.provider, state.stt_vendor) if p}
-        if isinstance(event, ErrorEvent) and event.error and _str(event.error.provider):
+        if isinstance(event, ErrorEvent) and event.error and text(event.error.provider):
             providers.add(str(event.error.provider))
         assistants = [state.assistant_id] if state.assistant_id else []
         for condition in self.rules.evaluate(now, providers=providers, assistants=assistants):
@@ -192,13 +126,13 @@ class MonitorCore:
                     state.sentiment.append(
                         SentimentPoint(
                             message_id=message.message_id,
-                            timestamp_ms=_num(message.timestamp),
+                            timestamp_ms=num(message.timestamp),
                             compound=self.scorer.score(message.text),
                         )
                     )
             elif message.role == "assistant" and not message.message_id.startswith("welcome-"):
                 llm = message.metrics.llm if message.metrics else None
-                latency = _num(llm.response_latency_ms) if llm else None
+                latency = num(llm.response_latency_ms) if llm else None
                 self.rules.llm_response(now, state.provider, latency)
             for impact in state.hangs.on_message(message, at_ms):
                 if impact.outcome is HangOutcome.RECOVERED:
@@ -214,7 +148,7 @@ class MonitorCore:
         out: Outcome,
     ) -> None:
         info = event.hang or None
-        pending = _str(info.pending_message_id) if info else None
+        pending = text(info.pending_message_id) if info else None
         pending_msg: Message | None = None
         for message in reversed(messages or []):
             if (pending and message.message_id == pending) or (
@@ -228,10 +162,10 @@ class MonitorCore:
                 call_id=state.call_id,
                 pending_message_id=pending,
                 hung_at_ms=at_ms,
-                pending_text=_str(pending_msg.text) if pending_msg else None,
-                pending_at_ms=_num(pending_msg.timestamp) if pending_msg else None,
-                threshold_ms=_num(info.threshold_ms) if info else None,
-                stage=_str(info.stage) if info else None,
+                pending_text=text(pending_msg.text) if pending_msg else None,
+                pending_at_ms=num(pending_msg.timestamp) if pending_msg else None,
+                threshold_ms=num(info.threshold_ms) if info else None,
+                stage=text(info.stage) if info else None,
                 assistant_id=state.assistant_id,
                 provider=state.provider,
                 model=state.model,
@@ -243,7 +177,7 @@ class MonitorCore:
         self.rules.hang(now, state.call_id, state.assistant_id)
         rule = self.config.rules.hang
         if rule.enabled and impact.outcome is HangOutcome.PENDING:
-            waited = _num(info.waited_ms) if info else None
+            waited = num(info.waited_ms) if info else None
             self._apply(
                 Condition(
                     rule=RuleId.HANG,
@@ -281,9 +215,9 @@ class MonitorCore:
         self, state: CallState, event: ErrorEvent, now: float, at_ms: float, out: Outcome
     ) -> None:
         info = event.error or None
-        kind = _str(info.type) if info else None
-        code = _str(info.code) if info else None
-        provider = _str(info.provider) if info else None
+        kind = text(info.type) if info else None
+        code = text(info.code) if info else None
+        provider = text(info.provider) if info else None
         if provider is None:
             provider = state.stt_vendor if kind == "stt_error" else state.provider
         self.rules.error(now, kind, provider)
@@ -307,7 +241,7 @@ class MonitorCore:
         self._error_seen[scope] = now
         current = self.book.get(RuleId.ERROR, scope)
         count = (current.value or 0) + 1 if current else 1
-        message = _str(info.message) if info else None
+        message = text(info.message) if info else None
         self._apply(
             Condition(
                 rule=RuleId.ERROR,
@@ -327,7 +261,7 @@ class MonitorCore:
     def _end(self, state: CallState, event: Event, now: float, at_ms: float, out: Outcome) -> None:
         state.ended = True
         state.ended_ms = at_ms
-        trigger = _str(event.call.call_end_trigger_by) if event.call else None
+        trigger = text(event.call.call_end_trigger_by) if event.call else None
         for impact in state.hangs.on_end(at_ms, trigger):
             if impact.outcome is HangOutcome.UNANSWERED:
                 self._resolve_hang(impact, "call ended without a response", now, out)
@@ -378,7 +312,7 @@ class MonitorCore:
                     out,
                 )
             if idle >= self.config.forget_after_s:
-                del self.calls[state.call_id]
+                self._forget(state, idle, now, out)
         quiet = self.config.suppress_s
         for scope, last in list(self._error_seen.items()):
             if now - last >= quiet:
@@ -391,6 +325,18 @@ class MonitorCore:
                 )
         self.book.prune(now, keep_s=self.config.forget_after_s)
         return out
+
+    def _forget(self, state: CallState, idle: float, now: float, out: Outcome) -> None:
+        """Drop a call's state; close its alerts so that none stays open forever."""
+        del self.calls[state.call_id]
+        why = f"call forgotten after {idle:.0f} s without events"
+        self._apply(
+            Condition(rule=RuleId.STALE_CALL, scope=f"call={state.call_id}", severity=None,
+                      summary=why), now, out
+        )  # fmt: skip
+        for impact in state.hangs.impacts:
+            if impact.outcome is HangOutcome.PENDING:
+                self._resolve_hang(impact, why, now, out)
 
     # -- read side -------------------------------------------------------------------------
 

@@ -132,9 +132,10 @@ class Monitor:
     # -- the hot path ----------------------------------------------------------------------
 
     def observe(self, event: Event, received_at: float | None = None) -> bool:
-        """Queue a decoded event for evaluation; ``False`` if the queue is full (dropped).
+        """Queue a decoded event for evaluation; ``False`` if it was not queued (queue full:
+        dropped and counted; or ``[monitor] enabled = false``: ignored).
 
-        Never blocks. ``received_at`` (epoch seconds) defaults to the monitor's clock.
+        Never blocks, never awaits. ``received_at`` (epoch seconds) defaults to the clock.
         """
         queue = self._queue
         if queue is None or self._closed:
@@ -142,6 +143,8 @@ class Monitor:
                 "Monitor.observe() called outside `async with Monitor(...)`; "
                 "enter the monitor before feeding it events"
             )
+        if not self.config.enabled:
+            return False
         self._observed += 1
         try:
             queue.put_nowait((event, self._clock() if received_at is None else received_at))

@@ -1,12 +1,14 @@
 """Sliding time windows over the monitor's clock (seconds).
 
 A sample taken at ``t`` is inside the window at ``now`` while ``now - t < span``: a 300 s
-window evaluated at ``now = 300`` no longer holds a sample from ``t = 0``. Every operation is
-amortised O(1) except ``percentile``, which sorts the samples in the window.
+window evaluated at ``now = 300`` no longer holds a sample from ``t = 0``. Counting is
+amortised O(1); ``ValueWindow`` also keeps its samples sorted (``bisect``: O(log n) search, a
+memmove on insert and evict) so that a percentile is one index, whatever the window size.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Hashable
@@ -74,15 +76,19 @@ class DistinctWindow:
 class ValueWindow:
     """Numeric samples of the last ``span`` seconds: count, mean and percentiles."""
 
-    __slots__ = ("_samples", "_sum", "span")
+    __slots__ = ("_samples", "_sorted", "_sum", "span")
 
     def __init__(self, span: float) -> None:
         self.span = span
         self._samples: deque[tuple[float, float]] = deque()
+        self._sorted: list[float] = []
         self._sum = 0.0
 
     def add(self, t: float, value: float) -> None:
+        if math.isnan(value):
+            return  # would break the ordering; a NaN latency says nothing anyway
         self._samples.append((t, value))
+        bisect.insort(self._sorted, value)
         self._sum += value
 
     def count(self, now: float) -> int:
@@ -96,14 +102,18 @@ class ValueWindow:
         return self._sum / len(self._samples)
 
     def percentile(self, now: float, q: float) -> float | None:
+        """Nearest-rank ``q``-th percentile of the samples in the window (see ``percentile``)."""
         self._evict(now)
-        return percentile([value for _, value in self._samples], q)
+        return _nearest_rank(self._sorted, q)
 
     def _evict(self, now: float) -> None:
         samples = self._samples
+        ordered = self._sorted
         cutoff = now - self.span
         while samples and samples[0][0] <= cutoff:
-            self._sum -= samples.popleft()[1]
+            value = samples.popleft()[1]
+            del ordered[bisect.bisect_left(ordered, value)]
+            self._sum -= value
         if not samples:
             self._sum = 0.0  # no drift from float rounding once the window empties
 
@@ -114,8 +124,11 @@ def percentile(values: list[float], q: float) -> float | None:
     Nearest rank: the smallest sample such that at least ``q`` % of the samples are at or
     below it; it is always one of the samples, never an interpolation.
     """
-    if not values:
+    return _nearest_rank(sorted(values), q)
+
+
+def _nearest_rank(ordered: list[float], q: float) -> float | None:
+    if not ordered:
         return None
-    ordered = sorted(values)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
