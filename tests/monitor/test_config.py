@@ -97,3 +97,10 @@ def test_unreadable_file_and_bad_toml(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.toml")
     with pytest.raises(MonitorConfigError, match="invalid \\[monitor\\] configuration"):
         load_config("[monitor\n")
+
+
+def test_the_readme_example_is_valid_and_shows_the_defaults() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Configuration (`[monitor]`", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert load_config(block) == MonitorConfig()
