@@ -48,7 +48,7 @@ def test_clear_resolves_with_a_notice() -> None:
     saves, notices = book.apply(cond(None), NOW + 5)
     assert [n.kind for n in notices] == [NoticeKind.RESOLVED]
     assert saves[0].id == first.alert.id
-    assert saves[0].state is AlertState.RESOLVED and saves[0].resolved_at == NOW + 5
+    assert saves[0].state is AlertState.RESOLVED and saves[0].resolved_at_ms == (NOW + 5) * 1000
     assert book.apply(cond(None), NOW + 6) == ([], [])  # nothing open: nothing to say
 
 
@@ -92,7 +92,7 @@ async def test_in_memory_store_keeps_history_newest_first() -> None:
     listed = await store.list()
     assert [a.scope for a in listed] == ["c", "b"]  # capacity 2, "a" dropped
     assert [a.scope for a in await store.list(state=AlertState.FIRING)] == ["b"]
-    assert [a.scope for a in await store.list(since=NOW + 2)] == ["c"]
+    assert [a.scope for a in await store.list(since_ms=int((NOW + 2) * 1000))] == ["c"]
     assert len(await store.list(limit=1)) == 1
 
 

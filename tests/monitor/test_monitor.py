@@ -31,11 +31,13 @@ NOW = 1_000_000.0
 
 
 class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
+    """Epoch milliseconds, moved by hand."""
 
-    def __call__(self) -> float:
-        return self.now
+    def __init__(self, now_ms: int = int(NOW * 1000)) -> None:
+        self.now_ms = now_ms
+
+    def __call__(self) -> int:
+        return self.now_ms
 
 
 class Recorder:
@@ -82,7 +84,9 @@ async def test_background_tasks_are_named_and_cancelled_on_close() -> None:
 
 async def test_full_queue_drops_and_counts_without_blocking() -> None:
     async with Monitor(MonitorConfig(sentiment=False, queue_size=2), sinks=[]) as monitor:
-        results = [monitor.observe(started(f"c{i}"), NOW) for i in range(5)]  # no await between
+        results = [
+            monitor.observe(started(f"c{i}"), int(NOW * 1000)) for i in range(5)
+        ]  # no await between
         assert results == [True, True, False, False, False]
         await monitor.drain()
         stats = monitor.stats
@@ -109,7 +113,8 @@ async def test_events_flow_to_store_sinks_and_remediation(http_receiver: HttpRec
             monitor.observe(hang(cid, [user(1, "hello?", T0_MS)], T0_MS + 5000))
         await monitor.drain()
         u1 = user(1, "hello?", T0_MS)
-        monitor.observe(conv("c0", [u1, bot(1, "Here", T0_MS + 9000, waited=9000)]), NOW + 9)
+        clock.now_ms += 9000
+        monitor.observe(conv("c0", [u1, bot(1, "Here", T0_MS + 9000, waited=9000)]))
         await monitor.drain()
         open_rules = sorted(a.rule for a in monitor.open_alerts())
     assert http_receiver.bodies("/control/c0") == [{"type": "say", "message": "One moment please."}]
@@ -183,6 +188,6 @@ async def test_sentiment_and_patterns_are_readable() -> None:
 
 async def test_disabled_monitor_ignores_events() -> None:
     async with Monitor(MonitorConfig(enabled=False), sinks=[]) as monitor:
-        assert monitor.observe(started("c"), NOW) is False
+        assert monitor.observe(started("c"), 1) is False
         await monitor.drain()
     assert monitor.stats.observed == 0 and monitor.core.calls == {}

@@ -71,7 +71,7 @@ async def test_webhook_sink_posts_json_with_text(
         "critical",
         "firing",
     )
-    assert (alert["value"], alert["threshold"], alert["fired_at"]) == (0.1, 0.05, 1000.0)
+    assert (alert["value"], alert["threshold"], alert["fired_at_ms"]) == (0.1, 0.05, 1_000_000)
 
 
 async def test_webhook_sink_slack_format_sends_only_text(

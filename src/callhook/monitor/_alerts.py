@@ -89,7 +89,8 @@ class Condition(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Alert(msgspec.Struct, frozen=True, kw_only=True):
-    """One alert, as stored and as sent to sinks. Times are epoch seconds (monitor clock)."""
+    """One alert, as stored and as sent to sinks. Times are epoch milliseconds (the monitor's
+    clock, like the receiver's ``received_at``)."""
 
     id: str
     rule: RuleId
@@ -99,9 +100,9 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     summary: str
     value: float | None
     threshold: float | None
-    fired_at: float
-    updated_at: float
-    resolved_at: float | None = None
+    fired_at_ms: int
+    updated_at_ms: int
+    resolved_at_ms: int | None = None
     call_id: str | None = None
     assistant_id: str | None = None
     provider: str | None = None
@@ -131,12 +132,13 @@ class Notice(msgspec.Struct, frozen=True, kw_only=True):
 
 class AlertStore(Protocol):
     """Alert history. ``save`` inserts or replaces by ``Alert.id`` (an alert is saved when it
-    opens and again on each change); ``list`` returns the newest ``fired_at`` first."""
+    opens and again on each change); ``list`` returns alerts fired at or after ``since_ms``
+    (and in ``state``, when given), newest ``fired_at_ms`` first, at most ``limit``."""
 
     async def save(self, alert: Alert) -> None: ...
 
     async def list(
-        self, *, since: float | None = None, state: AlertState | None = None, limit: int = 100
+        self, *, since_ms: int | None = None, state: AlertState | None = None, limit: int = 100
     ) -> list[Alert]: ...
 
 
@@ -154,19 +156,24 @@ class InMemoryAlertStore:
             del self._alerts[next(iter(self._alerts))]
 
     async def list(
-        self, *, since: float | None = None, state: AlertState | None = None, limit: int = 100
+        self, *, since_ms: int | None = None, state: AlertState | None = None, limit: int = 100
     ) -> list[Alert]:
         found = [
             a
             for a in self._alerts.values()
-            if (since is None or a.fired_at >= since) and (state is None or a.state == state)
+            if (since_ms is None or a.fired_at_ms >= since_ms)
+            and (state is None or a.state == state)
         ]
-        found.sort(key=lambda a: a.fired_at, reverse=True)
+        found.sort(key=lambda a: a.fired_at_ms, reverse=True)
         return found[:limit]
 
 
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
 class AlertBook:
-    """Open alerts by key and the notification bookkeeping (pure; the caller's clock)."""
+    """Open alerts by key and the notification bookkeeping (pure; ``now`` in epoch seconds)."""
 
     def __init__(self, suppress_s: float) -> None:
         self.suppress_s = suppress_s
@@ -192,8 +199,8 @@ class AlertBook:
             resolved = msgspec.structs.replace(
                 current,
                 state=AlertState.RESOLVED,
-                resolved_at=now,
-                updated_at=now,
+                resolved_at_ms=_ms(now),
+                updated_at_ms=_ms(now),
                 summary=condition.summary or current.summary,
             )
             if not current.notified:
@@ -207,7 +214,7 @@ class AlertBook:
             summary=condition.summary or current.summary,
             value=condition.value,
             threshold=condition.threshold,
-            updated_at=now,
+            updated_at_ms=_ms(now),
         )
         self._open[key] = changed
         if condition.severity.rank > current.severity.rank:
@@ -226,7 +233,7 @@ class AlertBook:
         last = self._last_notified.get(key)
         suppressed = last is not None and now - last < self.suppress_s
         alert = Alert(
-            id=f"{condition.rule}:{condition.scope}:{int(now * 1000)}:{self._serial}",
+            id=f"{condition.rule}:{condition.scope}:{_ms(now)}:{self._serial}",
             rule=condition.rule,
             scope=condition.scope,
             severity=condition.severity or Severity.WARNING,
@@ -234,8 +241,8 @@ class AlertBook:
             summary=condition.summary,
             value=condition.value,
             threshold=condition.threshold,
-            fired_at=now,
-            updated_at=now,
+            fired_at_ms=_ms(now),
+            updated_at_ms=_ms(now),
             call_id=condition.call_id,
             assistant_id=condition.assistant_id,
             provider=condition.provider,

@@ -15,6 +15,7 @@ from callhook.events import (
     ErrorEvent,
     Event,
     HangEvent,
+    LazyEvent,
     Message,
     StatusUpdate,
 )
@@ -22,6 +23,7 @@ from callhook.monitor._alerts import Alert, AlertBook, Condition, Notice, RuleId
 from callhook.monitor._calls import CallState, num, text
 from callhook.monitor._config import MonitorConfig
 from callhook.monitor._impact import HangImpact, HangOutcome, HangTracker
+from callhook.monitor._lazy import materialize
 from callhook.monitor._patterns import CallRecord, IncidentKind, IncidentRecord
 from callhook.monitor._rules import RuleSet
 from callhook.monitor._sentiment import SentimentPoint, SentimentScorer
@@ -68,12 +70,18 @@ class MonitorCore:
 
     # -- one event -------------------------------------------------------------------------
 
-    def process(self, event: Event, now: float) -> Outcome:
+    def process(self, event: Event | LazyEvent, now: float) -> Outcome:
+        """Evaluate one event received at ``now`` (epoch seconds). A ``LazyEvent`` (the
+        receiver's ``decode_lazy`` result) is decoded here, only as far as needed."""
         out = Outcome()
-        call_id = event.call_id
-        if call_id is None:
-            return out
+        call = event.call
+        if not isinstance(call, Call):
+            return out  # trimmed documentation examples carry no call: nothing to monitor
+        call_id = call.id
         state = self.calls.get(call_id)
+        if isinstance(event, LazyEvent):
+            with_assistant = state is None or None in (state.provider, state.stt_vendor)
+            event = materialize(event, state.seen if state else (), with_assistant=with_assistant)
         if state is None:
             state = self.calls[call_id] = CallState(
                 call_id, first_seen=now, last_activity=now, hangs=HangTracker(self.config.impact)

@@ -1,8 +1,9 @@
 """The ``Monitor``: live evaluation of decoded events, off the ingest path.
 
-The receiver calls ``observe(event, received_at)`` after the ack is committed. ``observe`` only
-puts the pair in a bounded queue (O(1), never awaits, never raises on a full queue: the event
-is dropped and counted in ``stats.dropped``). Three named background tasks do the rest:
+The receiver calls ``observe(event, received_at_ms)`` after the ack is committed, with the
+decoded event (``Event``) or the fast path's ``LazyEvent`` as it is. ``observe`` only puts the
+pair in a bounded queue (O(1), never awaits, never raises on a full queue: the event is
+dropped and counted in ``stats.dropped``). Three named background tasks do the rest:
 
 - ``callhook-monitor-evaluate``: runs ``MonitorCore.process`` on each queued event;
 - ``callhook-monitor-tick``: runs ``MonitorCore.tick`` every ``tick_s`` (windows slide, stale
@@ -27,7 +28,7 @@ import httpx
 import msgspec
 
 from callhook._exceptions import CallhookError
-from callhook.events import Event
+from callhook.events import Call, Event, LazyEvent
 from callhook.monitor._alerts import Alert, AlertStore, InMemoryAlertStore
 from callhook.monitor._config import MonitorConfig
 from callhook.monitor._core import MonitorCore, Outcome
@@ -43,6 +44,10 @@ __all__ = ["Monitor", "MonitorClosedError", "MonitorStats"]
 logger = logging.getLogger("callhook.monitor")
 
 _CLOSE_TIMEOUT_S = 5.0
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class MonitorClosedError(CallhookError):
@@ -62,7 +67,7 @@ class MonitorStats(msgspec.Struct, frozen=True, kw_only=True):
 class Monitor:
     """Rules, alerting, remediation, hang impact and sentiment for a stream of events.
 
-    ``clock`` returns epoch seconds (``time.time`` by default); tests pass a fake one.
+    ``clock`` returns epoch milliseconds (like the receiver's clock); tests pass a fake one.
     ``sinks=None`` builds the sinks of ``config.sinks``; ``client`` is the ``httpx.AsyncClient``
     for webhooks and remediation (one is created, and closed, when not given).
     """
@@ -74,7 +79,7 @@ class Monitor:
         store: AlertStore | None = None,
         sinks: Sequence[AlertSink] | None = None,
         client: httpx.AsyncClient | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], int] = _now_ms,
     ) -> None:
         self.config = config or MonitorConfig()
         self.core = MonitorCore(self.config)
@@ -83,7 +88,7 @@ class Monitor:
         self._client = client
         self._own_client = False
         self._clock = clock
-        self._queue: asyncio.Queue[tuple[Event, float]] | None = None
+        self._queue: asyncio.Queue[tuple[Event | LazyEvent, float]] | None = None
         self._outbox: asyncio.Queue[Outcome] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._remediator: Remediator | None = None
@@ -131,11 +136,11 @@ class Monitor:
 
     # -- the hot path ----------------------------------------------------------------------
 
-    def observe(self, event: Event, received_at: float | None = None) -> bool:
+    def observe(self, event: Event | LazyEvent, received_at_ms: int | None = None) -> bool:
         """Queue a decoded event for evaluation; ``False`` if it was not queued (queue full:
         dropped and counted; or ``[monitor] enabled = false``: ignored).
 
-        Never blocks, never awaits. ``received_at`` (epoch seconds) defaults to the clock.
+        Never blocks, never awaits. ``received_at_ms`` (epoch ms) defaults to the clock.
         """
         queue = self._queue
         if queue is None or self._closed:
@@ -147,7 +152,8 @@ class Monitor:
             return False
         self._observed += 1
         try:
-            queue.put_nowait((event, self._clock() if received_at is None else received_at))
+            at = self._clock() if received_at_ms is None else received_at_ms
+            queue.put_nowait((event, at / 1000))
         except asyncio.QueueFull:
             self._dropped += 1
             return False
@@ -162,13 +168,14 @@ class Monitor:
 
     # -- the synchronous core, for tests and callers that own the loop ---------------------
 
-    def process(self, event: Event, now: float) -> Outcome:
-        """Evaluate one event now, synchronously (no sinks, no store, no remediation)."""
-        return self.core.process(event, now)
+    def process(self, event: Event | LazyEvent, now_s: float) -> Outcome:
+        """Evaluate one event at ``now_s`` (epoch **seconds**), synchronously: the outcome is
+        returned, not carried out (no store, no sinks, no remediation)."""
+        return self.core.process(event, now_s)
 
-    def tick(self, now: float) -> Outcome:
-        """Re-evaluate every rule at ``now``, synchronously."""
-        return self.core.tick(now)
+    def tick(self, now_s: float) -> Outcome:
+        """Re-evaluate every rule at ``now_s`` (epoch seconds), synchronously."""
+        return self.core.tick(now_s)
 
     # -- background tasks ------------------------------------------------------------------
 
@@ -182,7 +189,9 @@ class Monitor:
             # evaluation, is logged with its traceback and counted, and evaluation goes on.
             except Exception:
                 self._evaluation_failures += 1
-                logger.exception("monitor.evaluation_failed call_id=%s", event.call_id)
+                call = event.call
+                call_id = call.id if isinstance(call, Call) else None
+                logger.exception("monitor.evaluation_failed call_id=%s", call_id)
             else:
                 self._processed += 1
                 if outcome.saves or outcome.notices or outcome.actions:
@@ -194,7 +203,7 @@ class Monitor:
         assert self._outbox is not None
         while True:
             await asyncio.sleep(self.config.tick_s)
-            outcome = self.core.tick(self._clock())
+            outcome = self.core.tick(self._clock() / 1000)
             if outcome.saves or outcome.notices or outcome.actions:
                 self._outbox.put_nowait(outcome)
 
