@@ -191,3 +191,18 @@ async def test_disabled_monitor_ignores_events() -> None:
         assert monitor.observe(started("c"), 1) is False
         await monitor.drain()
     assert monitor.stats.observed == 0 and monitor.core.calls == {}
+
+
+class BrokenStore(InMemoryAlertStore):
+    async def save(self, alert: object) -> None:
+        raise OSError("disk full")
+
+
+async def test_a_failing_store_does_not_stop_notices() -> None:
+    recorder = Recorder()
+    config = MonitorConfig(sentiment=False)
+    async with Monitor(config, store=BrokenStore(), sinks=[recorder], clock=FakeClock()) as monitor:
+        monitor.observe(hang("c", [user(1, "hi", T0_MS)], T0_MS + 5000))
+        monitor.observe(hang("d", [user(1, "hi", T0_MS)], T0_MS + 5000))
+        await monitor.drain()
+    assert len(recorder.notices) == 2 and monitor.stats.store_failures == 2

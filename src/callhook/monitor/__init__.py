@@ -2,7 +2,8 @@
 remediation, hang recovery and user impact, sentiment, and pattern analysis (SPEC §5).
 
 The receiver owns one ``Monitor`` (an async context manager) and calls
-``monitor.observe(event, received_at)`` for each decoded event after acking it.
+``monitor.observe(event, received_at_ms)`` for each event (decoded or ``LazyEvent``) after
+acking it.
 """
 
 from callhook.monitor._alerts import (

@@ -60,6 +60,7 @@ class MonitorStats(msgspec.Struct, frozen=True, kw_only=True):
     dropped: int
     queued: int
     evaluation_failures: int
+    store_failures: int
     sink_failures: int
     remediation_failures: int
 
@@ -95,6 +96,7 @@ class Monitor:
         self._closed = False
         self._observed = self._processed = self._dropped = 0
         self._evaluation_failures = self._sink_failures = self._remediation_failures = 0
+        self._store_failures = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -203,7 +205,12 @@ class Monitor:
         assert self._outbox is not None
         while True:
             await asyncio.sleep(self.config.tick_s)
-            outcome = self.core.tick(self._clock() / 1000)
+            try:
+                outcome = self.core.tick(self._clock() / 1000)
+            except Exception:  # as in _evaluate: log, count, keep ticking
+                self._evaluation_failures += 1
+                logger.exception("monitor.tick_failed")
+                continue
             if outcome.saves or outcome.notices or outcome.actions:
                 self._outbox.put_nowait(outcome)
 
@@ -218,7 +225,13 @@ class Monitor:
 
     async def _carry_out(self, outcome: Outcome) -> None:
         for alert in outcome.saves:
-            await self.store.save(alert)
+            try:
+                await self.store.save(alert)
+            # The store is the caller's (SQL in the receiver); whatever it raises, the notices
+            # and remediation of this outcome must still go out: log with traceback, count.
+            except Exception:
+                self._store_failures += 1
+                logger.exception("monitor.store_failed alert_id=%s", alert.id)
         for notice in outcome.notices:
             results = await asyncio.gather(
                 *(sink.send(notice) for sink in self._sinks or ()), return_exceptions=True
@@ -250,6 +263,7 @@ class Monitor:
             dropped=self._dropped,
             queued=self._queue.qsize() if self._queue else 0,
             evaluation_failures=self._evaluation_failures,
+            store_failures=self._store_failures,
             sink_failures=self._sink_failures,
             remediation_failures=self._remediation_failures,
         )
