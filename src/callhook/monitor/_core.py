@@ -107,11 +107,7 @@ class MonitorCore:
         )
         if terminal and not state.ended:
             self._end(state, event, now, at_ms, out)
-        providers = {p for p in (state.provider, state.stt_vendor) if p}
-        if isinstance(event, ErrorEvent) and event.error and text(event.error.provider):
-            providers.add(str(event.error.provider))
-        assistants = [state.assistant_id] if state.assistant_id else []
-        for condition in self.rules.evaluate(now, providers=providers, assistants=assistants):
+        for condition in self.rules.evaluate_changed(now):
             self._apply(condition, now, out)
         return out
 
@@ -284,6 +280,8 @@ class MonitorCore:
         )
 
     def _apply(self, condition: Condition, now: float, out: Outcome) -> None:
+        if condition.severity is None and self.book.get(condition.rule, condition.scope) is None:
+            return  # clear and nothing open: the common case, nothing to do
         saves, notices = self.book.apply(condition, now)
         out.saves.extend(saves)
         out.notices.extend(notices)

@@ -200,6 +200,9 @@ class Monitor:
                     self._outbox.put_nowait(outcome)
             finally:
                 self._queue.task_done()
+            # get() does not suspend while events are queued: yield after each one so that a
+            # backlog never holds the event loop (and the receiver's requests) for long.
+            await asyncio.sleep(0)
 
     async def _ticker(self) -> None:
         assert self._outbox is not None

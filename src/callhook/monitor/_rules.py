@@ -22,8 +22,6 @@ A rule fires when its value reaches (``>=``) a threshold and the window holds at
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import msgspec
 
 from callhook.monitor._alerts import Condition, RuleId, Severity
@@ -66,15 +64,24 @@ class RuleSet:
         self.provider_errors: dict[str, CountWindow] = {}
         self.provider_latency: dict[str, ValueWindow] = {}
         self.assistant_hangs: dict[str, CountWindow] = {}
+        # What the events fed since the last evaluation: only that is re-evaluated per event
+        # (sliding alone is caught by the periodic full evaluation).
+        self._dirty: set[RuleId] = set()
+        self._dirty_providers: set[str] = set()
+        self._dirty_assistants: set[str] = set()
 
     # -- feeding ---------------------------------------------------------------------------
 
     def call_seen(self, now: float, call_id: str) -> None:
+        if call_id not in self.calls:
+            self._dirty.add(RuleId.HANG_RATE)
         self.calls.add(now, call_id)
 
     def hang(self, now: float, call_id: str, assistant_id: str | None) -> None:
         self.hung_calls.add(now, call_id)
+        self._dirty.add(RuleId.HANG_RATE)
         if assistant_id:
+            self._dirty_assistants.add(assistant_id)
             window = self.assistant_hangs.get(assistant_id)
             if window is None:
                 window = self.assistant_hangs[assistant_id] = CountWindow(
@@ -84,10 +91,12 @@ class RuleSet:
 
     def llm_response(self, now: float, provider: str | None, latency_ms: float | None) -> None:
         self.llm_requests.add(now)
+        self._dirty.add(RuleId.LLM_ERROR_RATE)
         if provider:
             self._provider_request(now, provider)
         if latency_ms is not None:
             self.latencies.add(now, latency_ms)
+            self._dirty.add(RuleId.RESPONSE_TIME_P95)
             if provider:
                 window = self.provider_latency.get(provider)
                 if window is None:
@@ -98,6 +107,7 @@ class RuleSet:
 
     def stt_result(self, now: float, vendor: str | None) -> None:
         self.stt_requests.add(now)
+        self._dirty.add(RuleId.STT_ERROR_RATE)
         if vendor:
             self._provider_request(now, vendor)
 
@@ -105,9 +115,11 @@ class RuleSet:
         if kind == "llm_error":
             self.llm_requests.add(now)
             self.llm_errors.add(now)
+            self._dirty.add(RuleId.LLM_ERROR_RATE)
         elif kind == "stt_error":
             self.stt_requests.add(now)
             self.stt_errors.add(now)
+            self._dirty.add(RuleId.STT_ERROR_RATE)
         if provider:
             self._provider_request(now, provider)
             window = self.provider_errors.get(provider)
@@ -118,6 +130,7 @@ class RuleSet:
             window.add(now)
 
     def _provider_request(self, now: float, provider: str) -> None:
+        self._dirty_providers.add(provider)
         window = self.provider_requests.get(provider)
         if window is None:
             window = self.provider_requests[provider] = CountWindow(
@@ -127,26 +140,34 @@ class RuleSet:
 
     # -- evaluating ------------------------------------------------------------------------
 
-    def evaluate(
-        self,
-        now: float,
-        *,
-        providers: Iterable[str] | None = None,
-        assistants: Iterable[str] | None = None,
+    def evaluate_changed(self, now: float) -> list[Condition]:
+        """Conditions of the rules and keys fed since the last evaluation."""
+        dirty, providers, assistants = self._dirty, self._dirty_providers, self._dirty_assistants
+        if not (dirty or providers or assistants):
+            return []
+        self._dirty, self._dirty_providers, self._dirty_assistants = set(), set(), set()
+        return self._evaluate(now, dirty, providers, assistants)
+
+    def evaluate(self, now: float) -> list[Condition]:
+        """Conditions of every rule and every provider and assistant the windows know."""
+        self._dirty, self._dirty_providers, self._dirty_assistants = set(), set(), set()
+        providers = set(self.provider_requests) | set(self.provider_latency)
+        return self._evaluate(now, set(RuleId), providers, set(self.assistant_hangs))
+
+    def _evaluate(
+        self, now: float, rules: set[RuleId], providers: set[str], assistants: set[str]
     ) -> list[Condition]:
-        """Conditions of the global rules and of the given providers and assistants
-        (``None``: every provider / assistant the windows know)."""
         c = self.config
         out: list[Condition] = []
-        if c.response_time_p95.enabled:
+        if c.response_time_p95.enabled and RuleId.RESPONSE_TIME_P95 in rules:
             n = self.latencies.count(now)
             p95 = self.latencies.percentile(now, 95) if n >= c.response_time_p95.min_count else None
             text = f"response time p95 {p95:.0f} ms over {n} responses" if p95 is not None else ""
             out.append(_condition(RuleId.RESPONSE_TIME_P95, GLOBAL, c.response_time_p95, p95, text))
-        if c.hang_rate.enabled:
+        if c.hang_rate.enabled and RuleId.HANG_RATE in rules:
             hung, calls = self.hung_calls.count(now), self.calls.count(now)
             out.append(_rate(RuleId.HANG_RATE, GLOBAL, c.hang_rate, hung, calls, "calls hung"))
-        if c.llm_error_rate.enabled:
+        if c.llm_error_rate.enabled and RuleId.LLM_ERROR_RATE in rules:
             errors, total = self.llm_errors.count(now), self.llm_requests.count(now)
             out.append(
                 _rate(
@@ -158,7 +179,7 @@ class RuleSet:
                     "LLM requests failed",
                 )
             )
-        if c.stt_error_rate.enabled:
+        if c.stt_error_rate.enabled and RuleId.STT_ERROR_RATE in rules:
             errors, total = self.stt_errors.count(now), self.stt_requests.count(now)
             out.append(
                 _rate(
@@ -170,11 +191,10 @@ class RuleSet:
                     "STT requests failed",
                 )
             )
-        known = set(self.provider_requests) | set(self.provider_latency)
-        for p in sorted(known if providers is None else set(providers)):
+        for p in sorted(providers):
             out.extend(self._provider(now, p))
         if c.systemic_hangs.enabled:
-            for a in sorted(set(self.assistant_hangs) if assistants is None else set(assistants)):
+            for a in sorted(assistants):
                 window = self.assistant_hangs.get(a)
                 hangs = float(window.count(now)) if window else 0.0
                 text = f"assistant {a}: {hangs:.0f} hangs within {c.systemic_hangs.window_s:g} s"
