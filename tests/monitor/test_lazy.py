@@ -86,12 +86,18 @@ def test_published_payloads_via_both_paths(path: Path) -> None:
 
 def test_seen_messages_stay_undecoded_except_the_pending_one() -> None:
     u1, u2 = user(1, "first", T0_MS), user(2, "second", T0_MS + 10)
-    event = hang("c", [u1, bot(1, "ok", T0_MS + 5), u2], T0_MS + 6000, pending="user-2")
-    out = materialize(
-        lazy(event), {"user-1", "user-1-AbCdEfGhIj-1772702480005", "user-2"}, with_assistant=False
+    b1 = bot(1, "ok", T0_MS + 5)
+    event = hang("c", [u1, b1, u2], T0_MS + 6000, pending="user-2")
+    out, length = materialize(
+        lazy(event), {"user-1", b1.message_id, "user-2"}, with_assistant=False
     )
-    assert isinstance(out, HangEvent) and out.hang == event.hang
-    assert [m.text for m in out.messages or []] == [UNSET, UNSET, "second"]
-    out = materialize(lazy(event), {"user-1"}, with_assistant=False)
-    assert [m.text for m in out.messages or []] == [UNSET, "ok", "second"]
+    assert isinstance(out, HangEvent) and out.hang == event.hang and length == 3
+    assert [m.text for m in out.messages or []] == ["second"]
+    out, length = materialize(lazy(event), {"user-1"}, with_assistant=False)
+    assert [m.text for m in out.messages or []] == ["ok", "second"]
     assert out.assistant is UNSET
+    out, _ = materialize(lazy(conv("c", [u1, b1, u2])), {"user-2"}, with_assistant=True)
+    assert out.messages == [] and out.assistant is UNSET  # "{}" is not decoded
+    out, length = materialize(lazy(started("c")), (), with_assistant=True)
+    assert length is None and out.assistant is not UNSET
+    assert out.assistant.assistant_provider == "openai"  # type: ignore[union-attr]

@@ -79,9 +79,12 @@ class MonitorCore:
             return out  # trimmed documentation examples carry no call: nothing to monitor
         call_id = call.id
         state = self.calls.get(call_id)
+        length: int | None = None  # of the history, when ``messages`` holds only its tail
         if isinstance(event, LazyEvent):
             with_assistant = state is None or None in (state.provider, state.stt_vendor)
-            event = materialize(event, state.seen if state else (), with_assistant=with_assistant)
+            event, length = materialize(
+                event, state.seen if state else (), with_assistant=with_assistant
+            )
         if state is None:
             state = self.calls[call_id] = CallState(
                 call_id, first_seen=now, last_activity=now, hangs=HangTracker(self.config.impact)
@@ -93,11 +96,12 @@ class MonitorCore:
         at_ms = at_ms if at_ms is not None else now * 1000
         messages = getattr(event, "messages", None)
         if isinstance(messages, list):
-            self._messages(state, messages, now, at_ms, out)
+            length = len(messages) if length is None else length
+            self._messages(state, messages, length, now, at_ms, out)
         self._apply(Condition(rule=RuleId.STALE_CALL, scope=f"call={call_id}", severity=None,
                               summary="activity resumed", call_id=call_id), now, out)  # fmt: skip
         if isinstance(event, HangEvent):
-            self._hang(state, event, messages, now, at_ms, out)
+            self._hang(state, event, messages, length or 0, now, at_ms, out)
         elif isinstance(event, ErrorEvent):
             self._error(state, event, now, at_ms, out)
         terminal = isinstance(event, EndOfCallReport) or (
@@ -112,7 +116,13 @@ class MonitorCore:
         return out
 
     def _messages(
-        self, state: CallState, messages: list[Message], now: float, at_ms: float, out: Outcome
+        self,
+        state: CallState,
+        messages: list[Message],
+        length: int,
+        now: float,
+        at_ms: float,
+        out: Outcome,
     ) -> None:
         # Every event carries the full history, so the unseen messages are a suffix.
         fresh: list[Message] = []
@@ -120,7 +130,7 @@ class MonitorCore:
             if message.message_id in state.seen:
                 break
             fresh.append(message)
-        state.message_count = max(state.message_count, len(messages))
+        state.message_count = max(state.message_count, length)
         for message in reversed(fresh):
             state.seen.add(message.message_id)
             if message.role == "user":
@@ -147,6 +157,7 @@ class MonitorCore:
         state: CallState,
         event: HangEvent,
         messages: list[Message] | None,
+        length: int,
         now: float,
         at_ms: float,
         out: Outcome,
@@ -173,7 +184,7 @@ class MonitorCore:
                 assistant_id=state.assistant_id,
                 provider=state.provider,
                 model=state.model,
-                message_count=len(messages or []),
+                message_count=length,
             )
         )
         if impact is None:

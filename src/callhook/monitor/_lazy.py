@@ -4,8 +4,8 @@ The receiver validates each body with ``events.decode_lazy`` and can hand the re
 ``Monitor.observe`` as it is. The monitor's background task then decodes only what it uses:
 the messages the call has not shown before (plus a hang's pending user message), the
 ``hang`` and ``error`` objects, and the ``assistant`` while the call's provider, model or STT
-vendor are still unknown. Messages already seen become bare ``Message(message_id=...)``
-placeholders, so that the history keeps its length without being decoded again.
+vendor are still unknown. Messages already seen are not decoded again, nor turned into
+objects: the event's ``messages`` keep only the unseen tail, and its length is passed aside.
 """
 
 from __future__ import annotations
@@ -48,9 +48,15 @@ def _decode(decoder: msgspec.json.Decoder[T], raw: msgspec.Raw | None) -> T | No
         return None  # a malformed optional object is monitored as absent
 
 
-def materialize(event: LazyEvent, seen: Container[str], *, with_assistant: bool) -> Event:
-    """The ``Event`` the monitor needs from ``event``; ``seen`` holds the call's messageIds
-    already processed, ``with_assistant`` asks for the assistant object to be decoded."""
+def materialize(
+    event: LazyEvent, seen: Container[str], *, with_assistant: bool
+) -> tuple[Event, int | None]:
+    """The ``Event`` the monitor needs from ``event`` and the length of its history.
+
+    ``seen`` holds the call's messageIds already processed; the event's ``messages`` keep only
+    the unseen tail (and a hang's pending message). ``with_assistant`` asks for the assistant
+    object to be decoded.
+    """
     fields: dict[str, Any] = {  # Any: keyword arguments of five different Struct classes
         "timestamp": event.timestamp if event.timestamp is not None else UNSET,
         "call": event.call if event.call is not None else UNSET,
@@ -70,22 +76,24 @@ def materialize(event: LazyEvent, seen: Container[str], *, with_assistant: bool)
     elif event.type is EventType.ERROR:
         error = _decode(_ERROR, event.error)
         fields["error"] = error if error is not None else UNSET
+    length: int | None = None
     if event.messages is not None and event.type is not EventType.STATUS_UPDATE:
-        fields["messages"] = _messages(event.messages, seen, pending)
-    return EVENT_CLASSES[event.type](**fields)
+        fields["messages"] = _tail(event.messages, seen, pending)
+        length = len(event.messages)
+    return EVENT_CLASSES[event.type](**fields), length
 
 
-def _messages(raw: list[RawMessage], seen: Container[str], pending: str | None) -> list[Message]:
+def _tail(raw: list[RawMessage], seen: Container[str], pending: str | None) -> list[Message]:
     # Every event carries the full history, so the unseen messages are a suffix.
     start = len(raw)
     while start > 0 and raw[start - 1].message_id not in seen:
         start -= 1
-    out: list[Message] = []
-    for index, item in enumerate(raw):
-        if index >= start or item.message_id == pending:
-            out.append(_message(item, index))
-        else:
-            out.append(Message(message_id=item.message_id))
+    out = [_message(raw[i], i) for i in range(start, len(raw))]
+    if pending is not None and not any(m.message_id == pending for m in out):
+        for index in range(start - 1, -1, -1):
+            if raw[index].message_id == pending:
+                out.insert(0, _message(raw[index], index))
+                break
     return out
 
 
