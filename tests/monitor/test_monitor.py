@@ -15,6 +15,7 @@ from callhook.monitor import (
     Monitor,
     MonitorClosedError,
     MonitorConfig,
+    MonitorCore,
     Notice,
     RemediationConfig,
     RuleId,
@@ -206,3 +207,20 @@ async def test_a_failing_store_does_not_stop_notices() -> None:
         monitor.observe(hang("d", [user(1, "hi", T0_MS)], T0_MS + 5000))
         await monitor.drain()
     assert len(recorder.notices) == 2 and monitor.stats.store_failures == 2
+
+
+async def test_sentiment_in_worker_processes_matches_in_process() -> None:
+    """With ``sentiment_workers`` the scores come from a spawned process, equal to VADER's."""
+    u1 = user(1, "This is great, thank you so much!", T0_MS + 1000)
+    u2 = user(2, "This is terrible. I hate waiting.", T0_MS + 9000)
+    config = MonitorConfig(sentiment_workers=1)
+    async with Monitor(config, sinks=[], clock=FakeClock()) as monitor:
+        monitor.observe(conv("c", [u1]))
+        monitor.observe(conv("c", [u1, bot(1, "ok", T0_MS + 2000), u2]))
+        await monitor.drain()
+        sentiment = monitor.sentiment("c")
+        assert "callhook-monitor-sentiment" in {t.get_name() for t in asyncio.all_tasks()}
+    inline = MonitorCore(MonitorConfig())
+    inline.process(conv("c", [u1, u2]), NOW)
+    assert sentiment is not None
+    assert sentiment.points == inline.calls["c"].sentiment

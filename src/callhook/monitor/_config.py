@@ -173,6 +173,9 @@ class MonitorConfig(_Config, frozen=True):
     #: Per-call state is dropped this long after the call's last event.
     forget_after_s: Positive = 7200.0
     sentiment: bool = True
+    #: 0: VADER runs in the monitor's background task; N: in N worker processes (the
+    #: receiver's process then spends no CPU on it; the scores arrive a little later).
+    sentiment_workers: Annotated[int, msgspec.Meta(ge=0, le=64)] = 0
     rules: RulesConfig = msgspec.field(default_factory=RulesConfig)
     impact: ImpactConfig = msgspec.field(default_factory=ImpactConfig)
     remediation: RemediationConfig = msgspec.field(default_factory=RemediationConfig)

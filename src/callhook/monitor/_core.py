@@ -66,7 +66,22 @@ class MonitorCore:
         self.book = AlertBook(config.suppress_s)
         self.calls: dict[str, CallState] = {}
         self.scorer = scorer or SentimentScorer()
+        #: When set, user messages to score go to ``sentiment_backlog`` (call id, messageId,
+        #: timestamp ms, text) for the caller to score elsewhere and hand to ``add_sentiment``.
+        self.defer_sentiment = False
+        self.sentiment_backlog: list[tuple[str, str, float | None, str]] = []
         self._error_seen: dict[str, float] = {}  # error alert scope -> last occurrence
+
+    def add_sentiment(
+        self, call_id: str, message_id: str, timestamp_ms: float | None, compound: float
+    ) -> None:
+        """Record a user message's score (ignored if the call has been forgotten)."""
+        state = self.calls.get(call_id)
+        if state is not None:
+            point = SentimentPoint(
+                message_id=message_id, timestamp_ms=timestamp_ms, compound=compound
+            )
+            state.sentiment.append(point)
 
     # -- one event -------------------------------------------------------------------------
 
@@ -137,13 +152,13 @@ class MonitorCore:
                 state.user_turns += 1
                 self.rules.stt_result(now, state.stt_vendor)
                 if self.config.sentiment and isinstance(message.text, str):
-                    state.sentiment.append(
-                        SentimentPoint(
-                            message_id=message.message_id,
-                            timestamp_ms=num(message.timestamp),
-                            compound=self.scorer.score(message.text),
-                        )
-                    )
+                    ts = num(message.timestamp)
+                    if self.defer_sentiment:
+                        item = (state.call_id, message.message_id, ts, message.text)
+                        self.sentiment_backlog.append(item)
+                    else:
+                        score = self.scorer.score(message.text)
+                        self.add_sentiment(state.call_id, message.message_id, ts, score)
             elif message.role == "assistant" and not message.message_id.startswith("welcome-"):
                 llm = message.metrics.llm if message.metrics else None
                 latency = num(llm.response_latency_ms) if llm else None

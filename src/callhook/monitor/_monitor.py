@@ -9,7 +9,9 @@ dropped and counted in ``stats.dropped``). Three named background tasks do the r
 - ``callhook-monitor-tick``: runs ``MonitorCore.tick`` every ``tick_s`` (windows slide, stale
   calls, resolutions);
 - ``callhook-monitor-notify``: saves alerts to the ``AlertStore``, sends notices to the sinks,
-  performs remediation.
+  performs remediation;
+- ``callhook-monitor-sentiment`` (with ``sentiment_workers``): hands user messages to the
+  worker processes that score them.
 
 A failing sink or remediation request is logged (``monitor.sink_failed``,
 ``monitor.remediation_failed``) and counted; it never stops the other sinks or evaluation.
@@ -36,7 +38,7 @@ from callhook.monitor._impact import HangImpact
 from callhook.monitor._patterns import CallRecord, Dimension, IncidentRecord, PatternRow
 from callhook.monitor._patterns import analyze_patterns as _analyze
 from callhook.monitor._remediation import RemediationError, Remediator
-from callhook.monitor._sentiment import CallSentiment, trajectory
+from callhook.monitor._sentiment import CallSentiment, SentimentPool, trajectory
 from callhook.monitor._sinks import AlertSink, AlertSinkError, build_sinks
 
 __all__ = ["Monitor", "MonitorClosedError", "MonitorStats"]
@@ -93,6 +95,7 @@ class Monitor:
         self._outbox: asyncio.Queue[Outcome] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._remediator: Remediator | None = None
+        self._sentiment: SentimentPool | None = None
         self._closed = False
         self._observed = self._processed = self._dropped = 0
         self._evaluation_failures = self._sink_failures = self._remediation_failures = 0
@@ -116,6 +119,12 @@ class Monitor:
             asyncio.create_task(self._notify(), name="callhook-monitor-notify"),
             asyncio.create_task(self._ticker(), name="callhook-monitor-tick"),
         ]
+        if self.config.sentiment and self.config.sentiment_workers:
+            self._sentiment = SentimentPool(self.config.sentiment_workers, self.core.add_sentiment)
+            self.core.defer_sentiment = True
+            self._tasks.append(
+                asyncio.create_task(self._sentiment.run(), name="callhook-monitor-sentiment")
+            )
         return self
 
     async def __aexit__(
@@ -133,6 +142,8 @@ class Monitor:
             task.cancel()
         await asyncio.wait(self._tasks, timeout=_CLOSE_TIMEOUT_S)
         self._tasks = []
+        if self._sentiment is not None:
+            await self._sentiment.close()
         if self._own_client and self._client is not None:
             await self._client.aclose()
 
@@ -167,6 +178,8 @@ class Monitor:
             return
         await self._queue.join()
         await self._outbox.join()
+        if self._sentiment is not None:
+            await self._sentiment.join()
 
     # -- the synchronous core, for tests and callers that own the loop ---------------------
 
@@ -196,6 +209,10 @@ class Monitor:
                 logger.exception("monitor.evaluation_failed call_id=%s", call_id)
             else:
                 self._processed += 1
+                backlog = self.core.sentiment_backlog
+                if backlog and self._sentiment is not None:
+                    self._sentiment.submit(backlog.copy())
+                    backlog.clear()
                 if outcome.saves or outcome.notices or outcome.actions:
                     self._outbox.put_nowait(outcome)
             finally:
