@@ -308,3 +308,25 @@ def test_forgotten_call_closes_its_stale_and_hang_alerts() -> None:
     assert resolved(out, RuleId.STALE_CALL) and resolved(out, RuleId.HANG)
     assert "f-1" not in c.calls
     assert [a.rule for a in c.open_alerts()] == []
+
+
+def test_refiring_rule_within_the_suppression_window_is_held_back() -> None:
+    from callhook.monitor import RemediationConfig
+
+    config = MonitorConfig(
+        sentiment=False,
+        suppress_s=300,
+        rules=RulesConfig(systemic_hangs=RuleConfig(window_s=60, critical=3)),
+        remediation=RemediationConfig(systemic_hangs_webhook="http://127.0.0.1:9/x"),
+    )
+    c = MonitorCore(config)
+    out = merge([assistant_hang(c, i, NOW) for i in range(3)])
+    assert fired(out, RuleId.SYSTEMIC_HANGS) == [Severity.CRITICAL] and len(out.actions) == 1
+    assert resolved(c.tick(NOW + 60), RuleId.SYSTEMIC_HANGS)
+    out = merge([assistant_hang(c, i, NOW + 100) for i in range(3, 6)])
+    assert fired(out, RuleId.SYSTEMIC_HANGS) == [] and out.actions == []  # suppressed
+    assert c.book.get(RuleId.SYSTEMIC_HANGS, "assistant=asst-1") is not None  # yet open
+    assert not resolved(c.tick(NOW + 160), RuleId.SYSTEMIC_HANGS)  # closes silently
+    out = merge([assistant_hang(c, i, NOW + 400) for i in range(6, 9)])
+    (notice,) = [n for n in out.notices if n.alert.rule is RuleId.SYSTEMIC_HANGS]
+    assert notice.alert.suppressed == 1 and len(out.actions) == 1

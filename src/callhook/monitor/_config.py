@@ -183,7 +183,10 @@ class MonitorConfig(_Config, frozen=True):
 
 
 def load_config(
-    source: Mapping[str, Any] | str | Path | None = None, *, section: str = "monitor"
+    # Any: a parsed TOML document is heterogeneous; msgspec.convert validates it below.
+    source: Mapping[str, Any] | str | Path | None = None,
+    *,
+    section: str = "monitor",
 ) -> MonitorConfig:
     """Build a ``MonitorConfig`` from a TOML file path, a TOML document's text, or a mapping
     that is the whole parsed file; reads its ``[monitor]`` table (defaults when absent).
@@ -191,7 +194,7 @@ def load_config(
     Raises ``MonitorConfigError`` naming the key at fault (unknown keys are errors).
     """
     name: str | None = None
-    data: Mapping[str, Any]
+    data: Mapping[str, Any]  # Any: as above
     if source is None:
         data = {}
     elif isinstance(source, Path):
