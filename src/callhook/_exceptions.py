@@ -5,7 +5,8 @@ Every error is a ``CallhookError``; catch the branch you can act on::
     CallhookError
      ├── DecodeError        a payload is not a valid event (names the JSON path)
      ├── VerificationError  a webhook request failed authentication (names the reason)
-     └── StorageError       the database refused or could not be reached (names the URL, call id)
+     ├── StorageError       the database refused or could not be reached (names the URL, call id)
+     └── ConfigError        the receiver's configuration is unusable (names the setting)
 
 Later parts of callhook add their branches here (delivery), each carrying the call id, event
 type, URL or JSON path it concerns.
@@ -13,7 +14,7 @@ type, URL or JSON path it concerns.
 
 from __future__ import annotations
 
-__all__ = ["CallhookError", "DecodeError", "StorageError", "VerificationError"]
+__all__ = ["CallhookError", "ConfigError", "DecodeError", "StorageError", "VerificationError"]
 
 
 class CallhookError(Exception):
@@ -55,4 +56,12 @@ class StorageError(CallhookError):
     def __init__(self, message: str, *, url: str | None = None, call_id: str | None = None) -> None:
         self.url = url
         self.call_id = call_id
+        super().__init__(message)
+
+
+class ConfigError(CallhookError):
+    """A setting is missing or invalid; ``setting`` names it, the message says how to fix it."""
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        self.setting = setting
         super().__init__(message)

@@ -49,7 +49,9 @@ def upgrade(target: str | Engine, revision: str = "heads") -> None:
             command.upgrade(config, revision)
     except SQLAlchemyError as exc:
         url = engine.url.render_as_string(hide_password=True)
-        raise StorageError(f"Cannot migrate the database: {exc.__class__.__name__}: {exc}", url=url) from exc
+        raise StorageError(
+            f"Cannot migrate the database: {exc.__class__.__name__}: {exc}", url=url
+        ) from exc
     finally:
         if isinstance(target, str):
             engine.dispose()

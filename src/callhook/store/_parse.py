@@ -27,7 +27,6 @@ __all__ = ["DEFAULT_MAX_DEPTH", "Incoming", "check_depth", "compact", "parse_eve
 DEFAULT_MAX_DEPTH = 64
 
 
-
 class _Parts(msgspec.Struct):
     message: dict[str, msgspec.Raw]
 

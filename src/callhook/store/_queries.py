@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from callhook.store._schema import (
     arrivals,
@@ -187,7 +187,10 @@ def list_messages(conn: Connection, call_id: str, cursor: str | None, limit: int
         a, b, c = decode_cursor(cursor, 3)
         later = or_(
             ts > a,
-            and_(ts == a, or_(messages.c.position > b, and_(messages.c.position == b, messages.c.seq > c))),
+            and_(
+                ts == a,
+                or_(messages.c.position > b, and_(messages.c.position == b, messages.c.seq > c)),
+            ),
         )
         query = query.where(later)
     query = query.order_by(ts, messages.c.position, messages.c.seq).limit(limit + 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 from collections.abc import Callable
 from types import TracebackType
@@ -104,10 +105,8 @@ class Store:
         self._closed = True
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._task, timeout=30)
-            except (asyncio.CancelledError, TimeoutError):
-                pass
         if self._queue is not None:
             while not self._queue.empty():
                 _, future = self._queue.get_nowait()

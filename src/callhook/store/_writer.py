@@ -340,7 +340,11 @@ class Writer:
             earlier = stmt.excluded.first_ts < status_history.c.first_ts
             stmt = stmt.on_conflict_do_update(
                 index_elements=["call_pk", "status"],
-                set_={"first_ts": case((earlier, stmt.excluded.first_ts), else_=status_history.c.first_ts)},
+                set_={
+                    "first_ts": case(
+                        (earlier, stmt.excluded.first_ts), else_=status_history.c.first_ts
+                    )
+                },
             )
             conn.execute(stmt, batch.history)
         hang_counts = self._insert_counted(conn, hangs, batch.hangs, ["call_pk", "event_ts"])
@@ -404,7 +408,9 @@ def _error_row(pk: int, item: Incoming, state: CallState) -> dict[str, Any]:
         "error_type": (_str(error.type) if error is not None else None) or "",
         "code": (_str(error.code) if error is not None else None) or "",
         "provider": _str(error.provider) if error is not None else None,
-        "retryable": error.retryable if error is not None and isinstance(error.retryable, bool) else None,
+        "retryable": error.retryable
+        if error is not None and isinstance(error.retryable, bool)
+        else None,
         "message": _str(error.message) if error is not None else None,
         "error": item.error_raw.decode() if item.error_raw is not None else None,
     }
@@ -418,4 +424,3 @@ def _int(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value) if abs(value) < 2**62 else None
-
