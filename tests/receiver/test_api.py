@@ -16,8 +16,15 @@ async def test_openapi_lists_every_endpoint(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]) >= {
-        "/webhook", "/api/calls", "/api/calls/{callId}", "/api/calls/{callId}/messages",
-        "/api/calls/{callId}/events", "/api/hangs", "/api/errors", "/healthz", "/metrics",
+        "/webhook",
+        "/api/calls",
+        "/api/calls/{callId}",
+        "/api/calls/{callId}/messages",
+        "/api/calls/{callId}/events",
+        "/api/hangs",
+        "/api/errors",
+        "/healthz",
+        "/metrics",
     }
 
 
@@ -72,7 +79,9 @@ async def test_bad_query_parameters_are_400(
 
 async def test_filters_select_calls(client: httpx.AsyncClient) -> None:
     for call_id, hang, error, assistant in (
-        ("F1", True, False, "a1"), ("F2", False, True, "a2"), ("F3", False, False, "a1"),
+        ("F1", True, False, "a1"),
+        ("F2", False, True, "a2"),
+        ("F3", False, False, "a1"),
     ):
         for event in make_call(call_id, 4, hang=hang, error=error, assistant=assistant):
             assert (await client.post("/webhook", content=event.body, headers=JSON)).is_success
@@ -93,5 +102,8 @@ async def test_filters_select_calls(client: httpx.AsyncClient) -> None:
     assert call["assistant"]["name"] == "Test assistant"
     events = (await client.get("/api/calls/F1/events")).json()["events"]
     assert {e["type"] for e in events} == {
-        "status-update", "conversation-update", "hang", "end-of-call-report",
+        "status-update",
+        "conversation-update",
+        "hang",
+        "end-of-call-report",
     }

@@ -47,17 +47,25 @@ def test_the_config_file_sets_everything(tmp_path: Path) -> None:
     )
     config = load_config(path, environ={}, port=9001)
     assert config == ReceiverConfig(
-        database_url="postgresql://u@db/callhook", host="0.0.0.0", port=9001,
-        webhook_path="/hooks/interactly", max_body_bytes=1048576, max_depth=32,
-        auth=AuthMode.STANDARD_WEBHOOKS, secrets=("whsec_a2V5a2V5a2V5",),
+        database_url="postgresql://u@db/callhook",
+        host="0.0.0.0",
+        port=9001,
+        webhook_path="/hooks/interactly",
+        max_body_bytes=1048576,
+        max_depth=32,
+        auth=AuthMode.STANDARD_WEBHOOKS,
+        secrets=("whsec_a2V5a2V5a2V5",),
     )
     config.check()
 
 
 @pytest.mark.parametrize(
     ("text", "match"),
-    [("[server]\nhots = 1\n", "unknown setting server.hots"), ("x = [", "not valid TOML"),
-     ('[auth]\nmode = "magic"\n', "auth mode must be one of")],
+    [
+        ("[server]\nhots = 1\n", "unknown setting server.hots"),
+        ("x = [", "not valid TOML"),
+        ('[auth]\nmode = "magic"\n', "auth mode must be one of"),
+    ],
 )
 def test_a_bad_config_file_says_what_is_wrong(tmp_path: Path, text: str, match: str) -> None:
     path = tmp_path / "bad.toml"

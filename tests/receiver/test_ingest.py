@@ -20,7 +20,7 @@ JSON = {"content-type": "application/json"}
 async def test_every_fixture_ingests_and_is_queryable(
     client: httpx.AsyncClient, path: Path
 ) -> None:
-    body = path.read_bytes()
+    body = path.read_bytes()  # noqa: ASYNC240  (a small local fixture file)
     response = await client.post("/webhook", content=body, headers=JSON)
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -31,8 +31,12 @@ async def test_every_fixture_ingests_and_is_queryable(
         assert [e["type"] for e in listed] == ["conversation-update"]
         assert listed[0]["body"]["message"]["type"] == "conversation-update"
         return
-    assert answer == {"outcome": "stored", "callId": call_id, "newMessages": answer["newMessages"],
-                      "late": False}
+    assert answer == {
+        "outcome": "stored",
+        "callId": call_id,
+        "newMessages": answer["newMessages"],
+        "late": False,
+    }
     call = (await client.get(f"/api/calls/{call_id}")).json()
     assert call["callId"] == call_id
     messages = (await client.get(f"/api/calls/{call_id}/messages")).json()["messages"]
@@ -70,7 +74,9 @@ async def test_a_generated_call_is_stored_with_metrics(client: httpx.AsyncClient
     assert [m["messageId"] for m in page["messages"]][:2] == ["welcome-1", "user-1"]
     assert page["messages"][1]["metrics"]["stt"]["confidence"] == 0.9
     assert page["messages"][1]["skippedAssistantMessages"] == []
-    rest = (await client.get("/api/calls/G1/messages", params={"cursor": page["nextCursor"]})).json()
+    rest = (
+        await client.get("/api/calls/G1/messages", params={"cursor": page["nextCursor"]})
+    ).json()
     assert len(page["messages"]) + len(rest["messages"]) == 6
     assert rest["nextCursor"] is None
     hangs = (await client.get("/api/hangs", params={"callId": "G1"})).json()["hangs"]

@@ -167,21 +167,57 @@ async def test_a_non_json_content_type_is_415(
         (b"{not json", 400, "invalid_json", "$"),
         (b"", 400, "invalid_json", "$"),
         (b'{"message": {"type": "nope"}}', 422, "invalid_event", "$.message.type"),
-        (b'{"message": {"type": "hang", "call": {"id": 5}}}', 422, "invalid_event",
-         "$.message.call.id"),
-        (b'{"message": {"type": "hang", "call": {"id": "C"}, "messages": [{"role": "user"}]}}',
-         422, "invalid_event", "$.message.messages[0]"),
-        (b'{"message": {"type": "error", "call": {"id": "C"}, "error": {"retryable": "no"}}}',
-         422, "invalid_event", "$.message.error.retryable"),
-        (b'{"message": {"type": "conversation-update", "call": {"id": "C"}, "messages": '
-         b'[{"messageId": "user-1", "timestamp": "soon"}]}}', 422, "invalid_event",
-         "$.message.messages[0].timestamp"),
-        (b'{"message": {"type": "hang", "call": {"id": "C", "metadata": '
-         + b'{"a":' * 80 + b"1" + b"}" * 80 + b"}}}", 400, "too_deep", "$.message.call"),
-        (b'{"message": {"type": "hang", "call": {"id": "C"}, "messages": [{"messageId": "u",'
-         b' "x": ' + b"[" * 70 + b"]" * 70 + b"}]}}", 400, "too_deep", "$.message.messages[0]"),
-        (b'{"message": {"type": "hang", "call": {"id": "C", "metadata": {"a": '
-         + b"[" * 5000 + b"]" * 5000 + b"}}}}", 400, "too_deep", "$"),
+        (
+            b'{"message": {"type": "hang", "call": {"id": 5}}}',
+            422,
+            "invalid_event",
+            "$.message.call.id",
+        ),
+        (
+            b'{"message": {"type": "hang", "call": {"id": "C"}, "messages": [{"role": "user"}]}}',
+            422,
+            "invalid_event",
+            "$.message.messages[0]",
+        ),
+        (
+            b'{"message": {"type": "error", "call": {"id": "C"}, "error": {"retryable": "no"}}}',
+            422,
+            "invalid_event",
+            "$.message.error.retryable",
+        ),
+        (
+            b'{"message": {"type": "conversation-update", "call": {"id": "C"}, "messages": '
+            b'[{"messageId": "user-1", "timestamp": "soon"}]}}',
+            422,
+            "invalid_event",
+            "$.message.messages[0].timestamp",
+        ),
+        (
+            b'{"message": {"type": "hang", "call": {"id": "C", "metadata": '
+            + b'{"a":' * 80
+            + b"1"
+            + b"}" * 80
+            + b"}}}",
+            400,
+            "too_deep",
+            "$.message.call",
+        ),
+        (
+            b'{"message": {"type": "hang", "call": {"id": "C"}, "messages": [{"messageId": "u",'
+            b' "x": ' + b"[" * 70 + b"]" * 70 + b"}]}}",
+            400,
+            "too_deep",
+            "$.message.messages[0]",
+        ),
+        (
+            b'{"message": {"type": "hang", "call": {"id": "C", "metadata": {"a": '
+            + b"[" * 5000
+            + b"]" * 5000
+            + b"}}}}",
+            400,
+            "too_deep",
+            "$",
+        ),
     ],
 )
 async def test_malformed_input_is_4xx_with_the_json_path(

@@ -1,4 +1,4 @@
-"""Storing events: each message once, duplicates cheap, state merged, nothing lost or rolled back."""
+"""Storing events: each message once, duplicates cheap, merged state never rolls back."""
 
 from __future__ import annotations
 
