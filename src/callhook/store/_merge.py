@@ -64,6 +64,10 @@ class CallState:
     duplicate_count: int = 0
     #: ``assistant._id`` of an event, used when ``call.assistantId`` is absent.
     assistant_id_hint: str | None = None
+    #: Each status seen, with the earliest event timestamp that reported it.
+    history: dict[str, int] = field(default_factory=dict)
+    #: When the latest event of this call was received (epoch ms).
+    updated_at: int = 0
 
     @property
     def assistant_id(self) -> str | None:
@@ -76,6 +80,7 @@ class CallState:
 def merge(state: CallState, event: Incoming) -> bool:
     """Merge ``event`` into ``state`` in place; returns whether the event was late."""
     ts = event.ts if event.ts is not None else _NO_TS
+    state.updated_at = max(state.updated_at, event.received_at)
     late = event.ts is not None and state.last_ts is not None and event.ts < state.last_ts
     if event.ts is not None:
         state.first_ts = event.ts if state.first_ts is None else min(state.first_ts, event.ts)

@@ -21,7 +21,14 @@ from callhook.events import ErrorInfo, EventType, HangInfo, RawMessage, decode_l
 
 T = TypeVar("T")
 
-__all__ = ["DEFAULT_MAX_DEPTH", "Incoming", "check_depth", "compact", "parse_event"]
+__all__ = [
+    "DEFAULT_MAX_DEPTH",
+    "Incoming",
+    "body_digest",
+    "check_depth",
+    "compact",
+    "parse_event",
+]
 
 #: Maximum JSON nesting of a request body (the envelope itself takes two levels).
 DEFAULT_MAX_DEPTH = 64
@@ -49,8 +56,8 @@ class Incoming:
     #: ``message.timestamp`` (epoch ms), ``None`` when absent.
     ts: int | None
     call_id: str | None
-    #: BLAKE2b-128 of the request body, hex: re-deliveries of the same bytes are duplicates.
-    digest: str
+    #: First 8 bytes of the body's SHA-256 as a signed int: equal bytes are a re-delivery.
+    digest: int
     received_at: int
     messages: list[RawMessage] | None
     #: The call's keys (except ``id`` and ``status``) as compact JSON values.
@@ -116,7 +123,7 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
         type=lazy.type,
         ts=lazy.timestamp,
         call_id=call_id,
-        digest=hashlib.blake2b(data, digest_size=16).hexdigest(),
+        digest=body_digest(data),
         received_at=received_at,
         messages=lazy.messages,
         call_fields=fields,
@@ -132,6 +139,11 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
         error=error,
         error_raw=compact(lazy.error) if lazy.error is not None else None,
     )
+
+
+def body_digest(data: bytes) -> int:
+    """The digest ``arrivals.digest`` holds for a request body."""
+    return int.from_bytes(hashlib.sha256(data).digest()[:8], "big", signed=True)
 
 
 def compact(raw: msgspec.Raw | bytes) -> bytes:

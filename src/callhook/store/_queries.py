@@ -16,6 +16,7 @@ import msgspec
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from callhook.store._schema import (
+    EVENT_NAMES,
     arrivals,
     assistants,
     calls,
@@ -214,7 +215,7 @@ def list_events(conn: Connection, call_id: str, cursor: str | None, limit: int) 
     rows = conn.execute(query.order_by(arrivals.c.pk).limit(limit + 1)).all()
     items = [
         {
-            "type": r.type,
+            "type": EVENT_NAMES.get(r.type, str(r.type)),
             "timestamp": r.event_ts,
             "receivedAt": r.received_at,
             "lastReceivedAt": r.last_received_at,
@@ -222,7 +223,7 @@ def list_events(conn: Connection, call_id: str, cursor: str | None, limit: int) 
             "late": bool(r.late),
             "newMessages": r.new_messages,
             "messageCount": r.message_count,
-            "digest": r.digest,
+            "digest": format(r.digest & 0xFFFF_FFFF_FFFF_FFFF, "016x"),
             "body": _raw(r.body),
         }
         for r in rows

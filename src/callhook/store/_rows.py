@@ -9,7 +9,30 @@ from sqlalchemy import Row
 
 from callhook.store._merge import CallState
 
-__all__ = ["fields_json", "state_from_row", "state_values"]
+__all__ = ["STATE_COLUMNS", "fields_json", "state_from_row", "state_values"]
+
+#: The ``calls`` columns ``state_values`` sets.
+STATE_COLUMNS = (
+    "assistant_id",
+    "status",
+    "status_rank",
+    "status_ts",
+    "first_ts",
+    "last_ts",
+    "fields",
+    "field_ts",
+    "assistant_digest",
+    "assistant_ts",
+    "report",
+    "report_ts",
+    "message_count",
+    "hang_count",
+    "error_count",
+    "event_count",
+    "duplicate_count",
+    "version",
+    "updated_at",
+)
 
 _FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _FIELD_TS = msgspec.json.Decoder(dict[str, int])
@@ -36,6 +59,7 @@ def state_from_row(row: Row[Any]) -> CallState:
         error_count=row.error_count,
         event_count=row.event_count,
         duplicate_count=row.duplicate_count,
+        updated_at=row.updated_at,
     )
     if "assistantId" not in fields:
         state.assistant_id_hint = row.assistant_id
@@ -47,10 +71,10 @@ def fields_json(fields: dict[str, bytes]) -> bytes:
     return msgspec.json.encode({key: msgspec.Raw(value) for key, value in fields.items()})
 
 
-def state_values(state: CallState, *, updated_at: int) -> dict[str, Any]:
-    """Bind parameters for ``UPDATE calls ... WHERE pk = :b_pk``."""
+def state_values(state: CallState, *, version: int) -> dict[str, Any]:
+    """Bind parameters for ``UPDATE calls ... WHERE pk = :k_pk``."""
     return {
-        "b_pk": state.pk,
+        "k_pk": state.pk,
         "assistant_id": state.assistant_id,
         "status": state.status,
         "status_rank": state.status_rank,
@@ -68,5 +92,6 @@ def state_values(state: CallState, *, updated_at: int) -> dict[str, Any]:
         "error_count": state.error_count,
         "event_count": state.event_count,
         "duplicate_count": state.duplicate_count,
-        "updated_at": updated_at,
+        "version": version,
+        "updated_at": state.updated_at,
     }

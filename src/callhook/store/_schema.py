@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -26,6 +27,8 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "EVENT_CODES",
+    "EVENT_NAMES",
     "arrivals",
     "assistants",
     "calls",
@@ -45,6 +48,16 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+#: ``arrivals.type``: event type to a small code, and back.
+EVENT_CODES = {
+    "status-update": 1,
+    "conversation-update": 2,
+    "end-of-call-report": 3,
+    "hang": 4,
+    "error": 5,
+}
+EVENT_NAMES = {code: name for name, code in EVENT_CODES.items()}
 
 #: BIGINT on PostgreSQL, INTEGER (the rowid alias, so autoincrementing) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -75,6 +88,8 @@ calls = Table(
     Column("error_count", Integer, nullable=False, default=0),
     Column("event_count", Integer, nullable=False, default=0),
     Column("duplicate_count", Integer, nullable=False, default=0),
+    # Bumped by every write (under the row lock): lets a writer trust its cache of the call.
+    Column("version", Integer, nullable=False, default=0),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Index(None, "first_ts", "pk"),
@@ -93,7 +108,6 @@ messages = Table(
     Column("role", String),
     Column("body", Text, nullable=False),
     UniqueConstraint("call_pk", "message_id"),
-    Index(None, "call_pk", "ts", "position", "seq"),
 )
 
 #: One row per distinct event (by body digest) of a call, with its re-delivery count.
@@ -102,8 +116,10 @@ arrivals = Table(
     metadata,
     Column("pk", Id, primary_key=True, autoincrement=True),
     Column("call_pk", Id, ForeignKey("calls.pk", ondelete="CASCADE"), nullable=False),
-    Column("digest", String(32), nullable=False),
-    Column("type", String, nullable=False),
+    # The first 8 bytes of the body's SHA-256, as a signed 64-bit integer.
+    Column("digest", BigInteger, nullable=False),
+    # EVENT_CODES: 1 status-update, 2 conversation-update, 3 end-of-call-report, 4 hang, 5 error.
+    Column("type", SmallInteger, nullable=False),
     Column("event_ts", BigInteger),
     Column("received_at", BigInteger, nullable=False),
     Column("last_received_at", BigInteger, nullable=False),
@@ -180,7 +196,7 @@ unattributed = Table(
     "unattributed",
     metadata,
     Column("pk", Id, primary_key=True, autoincrement=True),
-    Column("digest", String(32), nullable=False, unique=True),
+    Column("digest", BigInteger, nullable=False, unique=True),
     Column("type", String, nullable=False),
     Column("event_ts", BigInteger),
     Column("received_at", BigInteger, nullable=False),

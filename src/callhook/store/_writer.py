@@ -1,12 +1,14 @@
 """The write side: apply a batch of events in one transaction (the unit of group commit).
 
 ``Writer.apply`` is synchronous and owns one connection; the async ``Store`` calls it from
-one worker thread. Per batch it reads the calls concerned (locked on PostgreSQL), validates
-and decodes only the messages each call has not seen, merges call state (``_merge``), then
-writes everything with one statement per table. A cache of each call's stored messageIds and
-event digests (filled from the database on first use, updated only after a commit) makes an
-unchanged re-delivery cost no decoding at all; uniqueness constraints keep it correct when
-several processes write the same call.
+one worker thread. Per batch it locks the calls concerned (``FOR UPDATE`` on PostgreSQL,
+``BEGIN IMMEDIATE`` on SQLite), validates and decodes only the messages each call has not
+seen, merges call state (``_merge``), and writes one statement per table.
+
+Each call's state, stored messageIds and event digests are cached between batches. The cache
+is trusted only while the call row's ``version`` is the one the cache was built at: every
+writer bumps it under the row lock, so a call written by another process is reloaded. A
+failed batch drops the cache entries it touched.
 """
 
 from __future__ import annotations
@@ -16,32 +18,29 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, case, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from callhook._exceptions import DecodeError, StorageError
 from callhook.events import EventType, decode_message
 from callhook.store._merge import CallState, merge, status_rank
 from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming, check_depth, compact
-from callhook.store._rows import state_from_row, state_values
-from callhook.store._schema import (
-    arrivals,
-    assistants,
-    calls,
-    errors,
-    hangs,
-    messages,
-    status_history,
-    unattributed,
-)
+from callhook.store._rows import STATE_COLUMNS, state_from_row, state_values
+from callhook.store._schema import EVENT_CODES, arrivals, calls, messages, status_history
+from callhook.store._sql import prepared_insert, prepared_update
+from callhook.store._statements import Rare
 
 __all__ = ["Outcome", "Writer"]
 
 logger = logging.getLogger("callhook.store")
 
-_CACHE_CALLS = 20_000
+_CACHE_CALLS = 10_000
 _CACHE_ASSISTANTS = 10_000
+_MESSAGE_COLUMNS = ("call_pk", "message_id", "position", "ts", "role", "body")
+_ARRIVAL_COLUMNS = (
+    "call_pk", "digest", "type", "event_ts", "received_at", "last_received_at", "duplicates",
+    "late", "new_messages", "message_count", "body", "assistant_digest",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,38 +54,41 @@ class Outcome:
 
 
 @dataclass(slots=True)
-class _Seen:
-    pk: int
+class _Call:
+    """A call as the writer knows it: state, stored messageIds and digests, row version."""
+
+    state: CallState
+    version: int
     message_ids: set[str] = field(default_factory=set)
-    digests: set[str] = field(default_factory=set)
+    digests: set[int] = field(default_factory=set)
 
 
 @dataclass(slots=True)
 class _Batch:
-    """Rows gathered for one transaction, written one statement per table at the end."""
-
     messages: list[dict[str, Any]] = field(default_factory=list)
     arrivals: list[dict[str, Any]] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    assistants: dict[str, dict[str, Any]] = field(default_factory=dict)
-    hangs: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    unattributed: list[dict[str, Any]] = field(default_factory=list)
-    seen: dict[str, _Seen] = field(default_factory=dict)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    rare: Rare = field(default_factory=Rare)
+    dirty: dict[str, _Call] = field(default_factory=dict)
 
 
 class Writer:
-    """Applies batches of ``Incoming`` events; not thread-safe (use from one thread)."""
+    """Applies batches of ``Incoming`` events; use it from one thread at a time."""
 
     def __init__(self, engine: Engine, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         self._engine = engine
         self._max_depth = max_depth
         self._conn: Connection | None = None
-        self._seen: OrderedDict[str, _Seen] = OrderedDict()
+        self._cache: OrderedDict[str, _Call] = OrderedDict()
         self._assistants: set[str] = set()
-        dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
-        self._insert = dialect.insert
-        self._lock_rows = engine.dialect.name == "postgresql"
+        self._postgres = engine.dialect.name == "postgresql"
+        dialect = engine.dialect
+        self._insert_messages = prepared_insert(messages, dialect, _MESSAGE_COLUMNS)
+        self._insert_arrivals = prepared_insert(arrivals, dialect, _ARRIVAL_COLUMNS)
+        self._count_duplicate = prepared_update(
+            arrivals, dialect, ("call_pk", "digest"), ("last_received_at",), "duplicates"
+        )
+        self._update_calls = prepared_update(calls, dialect, ("pk",), STATE_COLUMNS)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -96,15 +98,15 @@ class Writer:
     def apply(self, items: list[Incoming]) -> list[Outcome | Exception]:
         """Apply ``items`` in order in one transaction; a result (or the error) per item.
 
-        When the batch as a whole fails in the database, each item is retried alone so that
-        one bad event cannot fail the others.
+        When the batch fails in the database, each item is retried alone, so that one bad
+        event cannot fail the others.
         """
         try:
             return self._apply_committed(items)
         except SQLAlchemyError as exc:
             self.close()
             if len(items) == 1:
-                logger.warning("store.write_failed %s", type(exc).__name__)
+                logger.warning("store.write_failed %s: %s", type(exc).__name__, exc)
                 return [StorageError(f"The database refused the event: {type(exc).__name__}")]
         return [result for item in items for result in self.apply([item])]
 
@@ -114,106 +116,123 @@ class Writer:
             self._conn.info["callhook_writer"] = True
         conn = self._conn
         batch = _Batch()
-        with conn.begin():
-            results = self._apply(conn, items, batch)
-        for call_id, seen in batch.seen.items():
-            self._seen[call_id] = seen
-            self._seen.move_to_end(call_id)
-        while len(self._seen) > _CACHE_CALLS:
-            self._seen.popitem(last=False)
+        call_ids = {item.call_id for item in items if item.call_id is not None}
+        try:
+            with conn.begin():
+                results = self._apply(conn, items, call_ids, batch)
+        except BaseException:
+            for call_id in call_ids:
+                self._cache.pop(call_id, None)
+            raise
+        for call_id, known in batch.dirty.items():
+            known.version += 1
+            self._cache[call_id] = known
+            self._cache.move_to_end(call_id)
+        while len(self._cache) > _CACHE_CALLS:
+            self._cache.popitem(last=False)
         if len(self._assistants) > _CACHE_ASSISTANTS:
             self._assistants.clear()
-        self._assistants.update(batch.assistants)
+        self._assistants.update(batch.rare.assistants)
         return results
 
     def _apply(
-        self, conn: Connection, items: list[Incoming], batch: _Batch
+        self, conn: Connection, items: list[Incoming], call_ids: set[str], batch: _Batch
     ) -> list[Outcome | Exception]:
-        states = self._load_states(conn, {i.call_id for i in items if i.call_id is not None})
-        dirty: dict[str, CallState] = {}
+        known = self._lock_and_load(conn, call_ids)
         results: list[Outcome | Exception] = []
         for item in items:
             try:
-                results.append(self._one(conn, item, states, dirty, batch))
+                results.append(self._one(conn, item, known, batch))
             except DecodeError as exc:
                 results.append(exc)
-        self._write(conn, batch, dirty)
+        self._write(conn, batch)
         return results
 
+    # -- one event ---------------------------------------------------------------------------
+
     def _one(
-        self,
-        conn: Connection,
-        item: Incoming,
-        states: dict[str, CallState],
-        dirty: dict[str, CallState],
-        batch: _Batch,
+        self, conn: Connection, item: Incoming, known: dict[str, _Call], batch: _Batch
     ) -> Outcome:
         call_id = item.call_id
         if call_id is None:
-            batch.unattributed.append(
+            batch.rare.unattributed.append(
                 {
                     "digest": item.digest,
                     "type": item.type.value,
                     "event_ts": item.ts,
                     "received_at": item.received_at,
                     "duplicates": 0,
-                    "body": item.body.decode() if item.body else "{}",
+                    "body": (item.body or b"{}").decode(),
                 }
             )
             return Outcome("unattributed", None)
-        state = states.get(call_id)
-        seen = self._seen_for(conn, call_id, state, batch)
-        if item.digest in seen.digests:
-            batch.arrivals.append(self._arrival(seen.pk, item, late=False, new=0, duplicate=True))
-            if state is not None:
-                state.duplicate_count += 1
-                dirty[call_id] = state
+        call = known.get(call_id)
+        if call is not None and item.digest in call.digests:
+            pk = call.state.pk
+            batch.duplicates.append(
+                {"k_call_pk": pk, "k_digest": item.digest, "last_received_at": item.received_at}
+            )
+            call.state.duplicate_count += 1
+            call.state.updated_at = max(call.state.updated_at, item.received_at)
+            batch.dirty[call_id] = call
             return Outcome("duplicate", call_id)
-        new_rows = self._new_messages(item, seen)  # may raise DecodeError: nothing written yet
-        if state is None:
-            state = states[call_id] = self._create(conn, call_id, item)
-            seen.pk = state.pk if state.pk is not None else seen.pk
+        new_rows = self._new_messages(item, call.message_ids if call is not None else set())
+        if call is None:  # validated: now the call may be created
+            call = known[call_id] = self._create(conn, call_id, item)
+        state = call.state
         pk = state.pk
-        assert pk is not None
         late = merge(state, item)
-        dirty[call_id] = state
-        seen.digests.add(item.digest)
+        call.digests.add(item.digest)
         for row in new_rows:
             row["call_pk"] = pk
-            seen.message_ids.add(row["message_id"])
+            call.message_ids.add(row["message_id"])
         batch.messages.extend(new_rows)
-        batch.arrivals.append(self._arrival(pk, item, late=late, new=len(new_rows)))
+        state.message_count += len(new_rows)
         state.event_count += 1
-        if item.status:
-            batch.history.append(
-                {
-                    "call_pk": pk,
-                    "status": item.status,
-                    "rank": status_rank(item.status),
-                    "first_ts": item.ts if item.ts is not None else 0,
-                    "received_at": item.received_at,
-                }
-            )
-        if item.assistant_digest and item.assistant_digest not in self._assistants:
-            batch.assistants[item.assistant_digest] = {
-                "digest": item.assistant_digest,
-                "assistant_id": item.assistant_id,
-                "name": item.assistant_name,
-                "body": (item.assistant or b"{}").decode(),
-                "first_seen": item.received_at,
+        batch.dirty[call_id] = call
+        batch.arrivals.append(
+            {
+                "call_pk": pk,
+                "digest": item.digest,
+                "type": EVENT_CODES[item.type.value],
+                "event_ts": item.ts,
+                "received_at": item.received_at,
+                "last_received_at": item.received_at,
+                "duplicates": 0,
+                "late": late,
+                "new_messages": len(new_rows),
+                "message_count": len(item.messages or ()),
+                "body": item.body.decode() if item.body is not None else None,
+                "assistant_digest": item.assistant_digest,
             }
-        count = len(item.messages or ())
+        )
+        status = item.status
+        if status:
+            ts = item.ts if item.ts is not None else 0
+            first = state.history.get(status)
+            if first is None or ts < first:
+                state.history[status] = ts
+                batch.rare.history.append(
+                    {
+                        "call_pk": pk,
+                        "status": status,
+                        "rank": status_rank(status),
+                        "first_ts": ts,
+                        "received_at": item.received_at,
+                    }
+                )
+        if item.assistant_digest and item.assistant_digest not in self._assistants:
+            batch.rare.add_assistant(item)
         if item.type is EventType.HANG:
-            batch.hangs.append(_hang_row(pk, item, state, count))
+            batch.rare.add_hang(item, state)
         elif item.type is EventType.ERROR:
-            batch.errors.append(_error_row(pk, item, state))
+            batch.rare.add_error(item, state)
         return Outcome("stored", call_id, len(new_rows), late)
 
-    def _new_messages(self, item: Incoming, seen: _Seen) -> list[dict[str, Any]]:
+    def _new_messages(self, item: Incoming, known: set[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         if not item.messages:
             return rows
-        known = seen.message_ids
         taken: set[str] = set()
         for position, message in enumerate(item.messages):
             message_id = message.message_id
@@ -222,16 +241,14 @@ class Writer:
             path = f"$.message.messages[{position}]"
             check_depth(message.raw, self._max_depth - 3, path)
             decoded = decode_message(message.raw, path=path)
-            ts = decoded.timestamp
+            ts, role = decoded.timestamp, decoded.role
             taken.add(message_id)
             rows.append(
                 {
                     "message_id": message_id.replace("\x00", ""),
                     "position": position,
                     "ts": int(ts) if isinstance(ts, int | float) and abs(ts) < 2**62 else None,
-                    "role": decoded.role.replace("\x00", "")
-                    if isinstance(decoded.role, str)
-                    else None,
+                    "role": role.replace("\x00", "") if isinstance(role, str) else None,
                     "body": compact(message.raw).decode(),
                 }
             )
@@ -239,188 +256,64 @@ class Writer:
 
     # -- reading what the batch needs ----------------------------------------------------------
 
-    def _load_states(self, conn: Connection, call_ids: set[str]) -> dict[str, CallState]:
-        states: dict[str, CallState] = {}
+    def _lock_and_load(self, conn: Connection, call_ids: set[str]) -> dict[str, _Call]:
+        """Lock the batch's call rows; reuse cached calls whose version still matches."""
+        known: dict[str, _Call] = {}
+        stale: list[str] = []
         ids = sorted(call_ids)
         for start in range(0, len(ids), 500):
-            query = select(calls).where(calls.c.call_id.in_(ids[start : start + 500]))
-            if self._lock_rows:
-                query = query.with_for_update()
-            for row in conn.execute(query):
-                states[row.call_id] = state_from_row(row)
-        return states
-
-    def _seen_for(
-        self, conn: Connection, call_id: str, state: CallState | None, batch: _Batch
-    ) -> _Seen:
-        seen = batch.seen.get(call_id)
-        if seen is not None:
-            return seen
-        cached = self._seen.get(call_id)
-        if state is None:
-            seen = _Seen(pk=-1)
-        elif cached is not None and cached.pk == state.pk:
-            seen = _Seen(state.pk, set(cached.message_ids), set(cached.digests))
-        else:
-            assert state.pk is not None
-            pk = state.pk
-            ids = conn.execute(select(messages.c.message_id).where(messages.c.call_pk == pk))
-            digests = conn.execute(select(arrivals.c.digest).where(arrivals.c.call_pk == pk))
-            seen = _Seen(pk, set(ids.scalars()), set(digests.scalars()))
-        batch.seen[call_id] = seen
-        return seen
-
-    def _create(self, conn: Connection, call_id: str, item: Incoming) -> CallState:
-        now = item.received_at
-        ts = item.ts
-        insert = (
-            self._insert(calls)
-            .values(
-                call_id=call_id,
-                status_rank=-1,
-                first_ts=ts,
-                last_ts=ts,
-                fields="{}",
-                field_ts="{}",
-                created_at=now,
-                updated_at=now,
+            query = select(calls.c.call_id, calls.c.pk, calls.c.version).where(
+                calls.c.call_id.in_(ids[start : start + 500])
             )
-            .on_conflict_do_nothing(index_elements=["call_id"])
-            .returning(calls.c.pk)
-        )
-        pk = conn.execute(insert).scalar()
-        if pk is None:  # another process created it since we looked: merge into theirs
-            query = select(calls).where(calls.c.call_id == call_id)
-            row = conn.execute(query.with_for_update() if self._lock_rows else query).one()
-            return state_from_row(row)
-        return CallState(call_id, pk=pk)
+            if self._postgres:
+                query = query.with_for_update()
+            for call_id, pk, version in conn.execute(query):
+                cached = self._cache.get(call_id)
+                if cached is not None and cached.version == version and cached.state.pk == pk:
+                    known[call_id] = cached
+                else:
+                    stale.append(call_id)
+        for start in range(0, len(stale), 500):
+            known.update(self._load(conn, stale[start : start + 500]))
+        return known
 
-    def _arrival(
-        self, pk: int, item: Incoming, *, late: bool, new: int, duplicate: bool = False
-    ) -> dict[str, Any]:
-        return {
-            "call_pk": pk,
-            "digest": item.digest,
-            "type": item.type.value,
-            "event_ts": item.ts,
-            "received_at": item.received_at,
-            "last_received_at": item.received_at,
-            "duplicates": 1 if duplicate else 0,
-            "late": late,
-            "new_messages": new,
-            "message_count": len(item.messages or ()),
-            "body": item.body.decode() if item.body is not None else None,
-            "assistant_digest": item.assistant_digest,
-        }
+    def _load(self, conn: Connection, call_ids: list[str]) -> dict[str, _Call]:
+        loaded: dict[int, _Call] = {}
+        for row in conn.execute(select(calls).where(calls.c.call_id.in_(call_ids))):
+            loaded[row.pk] = _Call(state_from_row(row), row.version)
+        pks = list(loaded)
+        query = select(messages.c.call_pk, messages.c.message_id)
+        for pk, message_id in conn.execute(query.where(messages.c.call_pk.in_(pks))):
+            loaded[pk].message_ids.add(message_id)
+        query = select(arrivals.c.call_pk, arrivals.c.digest)
+        for pk, digest in conn.execute(query.where(arrivals.c.call_pk.in_(pks))):
+            loaded[pk].digests.add(digest)
+        history = select(
+            status_history.c.call_pk, status_history.c.status, status_history.c.first_ts
+        ).where(status_history.c.call_pk.in_(pks))
+        for row in conn.execute(history):
+            loaded[row.call_pk].state.history[row.status] = row.first_ts
+        return {call.state.call_id: call for call in loaded.values()}
+
+    def _create(self, conn: Connection, call_id: str, item: Incoming) -> _Call:
+        pk = conn.execute(Rare.create_call(self._postgres, call_id, item)).scalar()
+        if pk is None:  # another process created it since we looked: merge into theirs
+            return self._lock_and_load(conn, {call_id})[call_id]
+        return _Call(CallState(call_id, pk=pk), version=0)
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _write(self, conn: Connection, batch: _Batch, dirty: dict[str, CallState]) -> None:
-        ins = self._insert
-        if batch.assistants:
-            stmt = ins(assistants).on_conflict_do_nothing(index_elements=["digest"])
-            conn.execute(stmt, list(batch.assistants.values()))
-        inserted: dict[int, int] = {}
-        if batch.messages:
-            stmt = ins(messages).on_conflict_do_nothing(index_elements=["call_pk", "message_id"])
-            for (pk,) in conn.execute(stmt.returning(messages.c.call_pk), batch.messages):
-                inserted[pk] = inserted.get(pk, 0) + 1
-        if batch.arrivals:
-            stmt = ins(arrivals)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["call_pk", "digest"],
-                set_={
-                    "duplicates": arrivals.c.duplicates + 1,
-                    "last_received_at": stmt.excluded.last_received_at,
-                },
-            )
-            conn.execute(stmt, batch.arrivals)
-        if batch.history:
-            stmt = ins(status_history)
-            earlier = stmt.excluded.first_ts < status_history.c.first_ts
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["call_pk", "status"],
-                set_={
-                    "first_ts": case(
-                        (earlier, stmt.excluded.first_ts), else_=status_history.c.first_ts
-                    )
-                },
-            )
-            conn.execute(stmt, batch.history)
-        hang_counts = self._insert_counted(conn, hangs, batch.hangs, ["call_pk", "event_ts"])
-        error_counts = self._insert_counted(
-            conn, errors, batch.errors, ["call_pk", "event_ts", "error_type", "code"]
-        )
-        if batch.unattributed:
-            stmt = ins(unattributed)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["digest"], set_={"duplicates": unattributed.c.duplicates + 1}
-            )
-            conn.execute(stmt, batch.unattributed)
-        if dirty:
-            rows = []
-            now = max((row["received_at"] for row in batch.arrivals), default=0)
-            for state in dirty.values():
-                assert state.pk is not None
-                state.message_count += inserted.get(state.pk, 0)
-                state.hang_count += hang_counts.get(state.pk, 0)
-                state.error_count += error_counts.get(state.pk, 0)
-                rows.append(state_values(state, updated_at=now))
-            stmt = update(calls).where(calls.c.pk == bindparam("b_pk"))
-            conn.execute(stmt, rows)
-
-    def _insert_counted(
-        self, conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str]
-    ) -> dict[int, int]:
-        counts: dict[int, int] = {}
-        if rows:
-            stmt = self._insert(table).on_conflict_do_nothing(index_elements=keys)
-            for (pk,) in conn.execute(stmt.returning(table.c.call_pk), rows):
-                counts[pk] = counts.get(pk, 0) + 1
-        return counts
-
-
-def _hang_row(pk: int, item: Incoming, state: CallState, count: int) -> dict[str, Any]:
-    hang = item.hang
-    waited = hang.waited_ms if hang is not None else None
-    threshold = hang.threshold_ms if hang is not None else None
-    return {
-        "call_pk": pk,
-        "event_ts": item.ts if item.ts is not None else 0,
-        "received_at": item.received_at,
-        "assistant_id": state.assistant_id,
-        "pending_message_id": _str(hang.pending_message_id) if hang is not None else None,
-        "waited_ms": _int(waited),
-        "threshold_ms": _int(threshold),
-        "stage": _str(hang.stage) if hang is not None else None,
-        "message_count": count,
-        "hang": item.hang_raw.decode() if item.hang_raw is not None else None,
-    }
-
-
-def _error_row(pk: int, item: Incoming, state: CallState) -> dict[str, Any]:
-    error = item.error
-    return {
-        "call_pk": pk,
-        "event_ts": item.ts if item.ts is not None else 0,
-        "received_at": item.received_at,
-        "assistant_id": state.assistant_id,
-        "error_type": (_str(error.type) if error is not None else None) or "",
-        "code": (_str(error.code) if error is not None else None) or "",
-        "provider": _str(error.provider) if error is not None else None,
-        "retryable": error.retryable
-        if error is not None and isinstance(error.retryable, bool)
-        else None,
-        "message": _str(error.message) if error is not None else None,
-        "error": item.error_raw.decode() if item.error_raw is not None else None,
-    }
-
-
-def _str(value: object) -> str | None:
-    return value.replace("\x00", "") if isinstance(value, str) else None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value) if abs(value) < 2**62 else None
+    def _write(self, conn: Connection, batch: _Batch) -> None:
+        batch.rare.write_before(conn, self._postgres)
+        self._insert_messages.run(conn, batch.messages)
+        self._insert_arrivals.run(conn, batch.arrivals)
+        self._count_duplicate.run(conn, batch.duplicates)
+        counts = batch.rare.write_after(conn, self._postgres)
+        rows = []
+        for call in batch.dirty.values():
+            state = call.state
+            assert state.pk is not None
+            state.hang_count += counts.hangs.get(state.pk, 0)
+            state.error_count += counts.errors.get(state.pk, 0)
+            rows.append(state_values(state, version=call.version + 1))
+        self._update_calls.run(conn, rows)
