@@ -130,13 +130,11 @@ def decode_lazy(data: bytes | str, *, source: str | None = None) -> LazyEvent:
     if isinstance(wire.messages, list):
         messages = []
         for index, raw in enumerate(wire.messages):
-            message_id = _leading_id(raw)
-            if message_id is None:
-                try:
-                    message_id = _KEY_DECODER.decode(raw).message_id
-                except msgspec.ValidationError as exc:
-                    raise _nested_error(exc, f"$.message.messages[{index}]", source) from None
-            messages.append(RawMessage(message_id, raw))
+            try:
+                key = _KEY_DECODER.decode(raw)
+            except msgspec.ValidationError as exc:
+                raise _nested_error(exc, f"$.message.messages[{index}]", source) from None
+            messages.append(RawMessage(key.message_id, raw))
     return LazyEvent(
         type=wire.type,
         timestamp=_or_none(wire.timestamp),
@@ -149,30 +147,6 @@ def decode_lazy(data: bytes | str, *, source: str | None = None) -> LazyEvent:
         phone=_or_none(wire.phone),
         customer=_or_none(wire.customer),
     )
-
-
-_ID_PREFIX = b'{"messageId":"'
-_ID_START = len(_ID_PREFIX)
-
-
-def _leading_id(raw: msgspec.Raw) -> str | None:
-    """The ``messageId`` of a compact message object that starts with it, without decoding.
-
-    Senders (Interactly, callhook) write ``messageId`` first; ``raw`` is already known to be
-    valid JSON, so a plain string (no escapes) right after the prefix is the value. Anything
-    else returns ``None`` and goes through the decoder.
-    """
-    data = memoryview(raw)
-    if data[:_ID_START] != _ID_PREFIX:
-        return None
-    head = bytes(data[_ID_START : _ID_START + 256])
-    end = head.find(b'"')
-    if end < 0 or b"\\" in head[:end]:
-        return None
-    after = head[end + 1 : end + 2]
-    if after not in (b",", b"}"):
-        return None
-    return head[:end].decode()
 
 
 def decode_message(raw: msgspec.Raw | bytes, *, path: str = "$") -> Message:
