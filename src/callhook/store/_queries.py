@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
+from callhook.store._blob import unpack
 from callhook.store._schema import (
     EVENT_NAMES,
     arrivals,
@@ -196,7 +197,7 @@ def list_messages(conn: Connection, call_id: str, cursor: str | None, limit: int
         query = query.where(later)
     query = query.order_by(ts, messages.c.position, messages.c.seq).limit(limit + 1)
     rows = conn.execute(query).all()
-    items = [msgspec.Raw(r.body.encode()) for r in rows]
+    items = [msgspec.Raw(unpack(r.body)) for r in rows]
     key = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -224,7 +225,7 @@ def list_events(conn: Connection, call_id: str, cursor: str | None, limit: int) 
             "newMessages": r.new_messages,
             "messageCount": r.message_count,
             "digest": format(r.digest & 0xFFFF_FFFF_FFFF_FFFF, "016x"),
-            "body": _raw(r.body),
+            "body": msgspec.Raw(unpack(r.body)) if r.body is not None else None,
         }
         for r in rows
     ]

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -106,7 +107,8 @@ messages = Table(
     Column("position", Integer, nullable=False),
     Column("ts", BigInteger),
     Column("role", String),
-    Column("body", Text, nullable=False),
+    # The message's compact JSON, compressed (see _blob.py).
+    Column("body", LargeBinary, nullable=False),
     UniqueConstraint("call_pk", "message_id"),
 )
 
@@ -127,8 +129,8 @@ arrivals = Table(
     Column("late", Boolean, nullable=False),
     Column("new_messages", Integer, nullable=False),
     Column("message_count", Integer, nullable=False),
-    # Non-conversation events: the body without ``messages`` and ``assistant``.
-    Column("body", Text),
+    # Non-conversation events: the body without ``messages`` and ``assistant`` (_blob.py).
+    Column("body", LargeBinary),
     Column("assistant_digest", String(32)),
     UniqueConstraint("call_pk", "digest"),
 )

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callhook._exceptions import DecodeError, StorageError
 from callhook.events import EventType, decode_message
+from callhook.store._blob import pack
 from callhook.store._merge import CallState, merge, status_rank
 from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming, check_depth, compact
 from callhook.store._rows import STATE_COLUMNS, state_from_row, state_values
@@ -202,7 +203,7 @@ class Writer:
                 "late": late,
                 "new_messages": len(new_rows),
                 "message_count": len(item.messages or ()),
-                "body": item.body.decode() if item.body is not None else None,
+                "body": pack(item.body) if item.body is not None else None,
                 "assistant_digest": item.assistant_digest,
             }
         )
@@ -249,7 +250,7 @@ class Writer:
                     "position": position,
                     "ts": int(ts) if isinstance(ts, int | float) and abs(ts) < 2**62 else None,
                     "role": role.replace("\x00", "") if isinstance(role, str) else None,
-                    "body": compact(message.raw).decode(),
+                    "body": pack(compact(message.raw)),
                 }
             )
         return rows

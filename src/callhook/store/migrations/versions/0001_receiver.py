@@ -2,7 +2,7 @@
 
 Revision ID: 0001_receiver
 Revises:
-Create Date: 2026-11-22 03:21:51.892417
+Create Date: 2026-11-22 03:24:09.222968
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def upgrade() -> None:
         sa.Column("late", sa.Boolean(), nullable=False),
         sa.Column("new_messages", sa.Integer(), nullable=False),
         sa.Column("message_count", sa.Integer(), nullable=False),
-        sa.Column("body", sa.Text(), nullable=True),
+        sa.Column("body", sa.LargeBinary(), nullable=True),
         sa.Column("assistant_digest", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["call_pk"], ["calls.pk"], name=op.f("fk_arrivals_call_pk"), ondelete="CASCADE"
@@ -181,7 +181,7 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=True),
         sa.Column("role", sa.String(), nullable=True),
-        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
             ["call_pk"], ["calls.pk"], name=op.f("fk_messages_call_pk"), ondelete="CASCADE"
         ),
