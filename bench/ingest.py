@@ -46,11 +46,38 @@ except ImportError:  # pragma: no cover
 
 HERE = Path(__file__).resolve()
 START = 1_772_702_480_000
-WORDS = (
-    "appointment doctor tomorrow morning insurance clinic available please schedule "
-    "orthopedic consultation confirm number address follow-up prescription refill pain "
-    "knee shoulder therapy coverage copay thank you great sounds good Tuesday Thursday"
-).split()
+WORDS = [
+    "appointment",
+    "doctor",
+    "tomorrow",
+    "morning",
+    "insurance",
+    "clinic",
+    "available",
+    "please",
+    "schedule",
+    "orthopedic",
+    "consultation",
+    "confirm",
+    "number",
+    "address",
+    "follow-up",
+    "prescription",
+    "refill",
+    "pain",
+    "knee",
+    "shoulder",
+    "therapy",
+    "coverage",
+    "copay",
+    "thank",
+    "you",
+    "great",
+    "sounds",
+    "good",
+    "Tuesday",
+    "Thursday",
+]
 
 
 # -- realistic calls ---------------------------------------------------------------------------

@@ -66,17 +66,17 @@ class IngestApp:
             outcome = await self.store.ingest(incoming)
         except DecodeError as exc:
             status, body = decode_error_response(exc)
-            metrics.events.labels("unknown", "rejected").inc()
+            metrics.count_event("unknown", "rejected")
             await send_json(send, status, body)
             return
         except StorageError as exc:
             logger.warning("receiver.storage_unavailable %s", exc)
-            metrics.events.labels("unknown", "storage_error").inc()
+            metrics.count_event("unknown", "storage_error")
             body = error_body("storage_unavailable", f"{exc}; retry later")
             await send_json(send, 503, body, [(b"retry-after", b"1")])
             return
         metrics.latency.observe(time.perf_counter() - started)
-        metrics.events.labels(incoming.type.value, outcome.outcome).inc()
+        metrics.count_event(incoming.type.value, outcome.outcome)
         if outcome.outcome == "duplicate":
             metrics.duplicates.inc()
         if outcome.late:

@@ -40,6 +40,15 @@ class ReceiverMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str], Counter] = {}
+
+    def count_event(self, event_type: str, outcome: str) -> None:
+        """Count one event (children are cached: ``labels`` is slow on the hot path)."""
+        key = (event_type, outcome)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.events.labels(event_type, outcome)
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
