@@ -32,6 +32,7 @@ import random
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -481,6 +482,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=40)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--max-seconds", type=float, default=120)
+    parser.add_argument("--rounds", type=int, default=3, help="median of this many runs each")
     parser.add_argument("--serve", choices=["noop", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -503,13 +505,18 @@ def main() -> None:
         f"{args.connections} connections; {os.cpu_count()} CPUs",
         flush=True,
     )
+    rates: dict[str, list[float]] = {"callhook": [], "noop": [], "reference": []}
     with tempfile.TemporaryDirectory(prefix="callhook-bench-") as folder:
-        db_path = Path(folder) / "bench.sqlite3"
-        db_url = f"sqlite:///{db_path}"
-        callhook = measure("callhook", calls, warmup, args, db_url)
-        noop = measure("noop", calls, warmup, args, db_url)
-        reference = measure("reference", calls, warmup, args, db_url)
+        for round_ in range(1, args.rounds + 1):
+            print(f"round {round_} of {args.rounds}", flush=True)
+            db_path = Path(folder) / f"bench-{round_}.sqlite3"
+            for kind in rates:
+                rates[kind].append(measure(kind, calls, warmup, args, f"sqlite:///{db_path}"))
         size, rows = stored_bytes(db_path)
+    callhook, noop, reference = (statistics.median(rates[k]) for k in rates)
+    print(
+        f"median events/s: callhook {callhook:,.0f}, noop {noop:,.0f}, reference {reference:,.0f}"
+    )
     n_calls = args.calls + 8
     per_call = size / n_calls
     transcript = sum(transcripts) / len(transcripts)
