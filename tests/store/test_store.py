@@ -175,3 +175,14 @@ async def test_a_closed_store_refuses_events(db_url: str) -> None:
         pass
     with pytest.raises(StorageError, match="closed"):
         await store.ingest(parse_event(make_call("C6", 1)[0].body, received_at=1))
+
+
+async def test_concurrent_events_share_commits(store: Store) -> None:
+    import asyncio
+
+    bodies = [make_call(f"G{n}", 1, hang=False, error=False)[0].body for n in range(64)]
+    before = store.commits
+    outcomes = await asyncio.gather(*(store.ingest(parse_event(b, received_at=1)) for b in bodies))
+    assert [o.outcome for o in outcomes] == ["stored"] * 64
+    assert store.commits - before < 64 / 4
+    assert await count(store, "calls") == 64

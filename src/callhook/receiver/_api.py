@@ -105,7 +105,7 @@ def api_routes(store: Store, metrics: ReceiverMetrics) -> list[Route]:
 
     def endpoint(
         handler: Callable[[Request], Any],  # Any: returns a coroutine of a Response
-    ) -> Callable[[Request], Any]:
+    ) -> Callable[[Request], Any]:  # Any: an async endpoint
         async def run(request: Request) -> Response:
             try:
                 response: Response = await handler(request)
@@ -128,7 +128,7 @@ def api_routes(store: Store, metrics: ReceiverMetrics) -> list[Route]:
 
     def per_call(
         query: Callable[[Connection, str, str | None, int], Page | None], key: str
-    ) -> Callable[[Request], Any]:
+    ) -> Callable[[Request], Any]:  # Any: an async endpoint
         async def handler(request: Request) -> Response:
             call_id = request.path_params["callId"]
             cursor, limit = request.query_params.get("cursor"), _limit(request)

@@ -97,7 +97,7 @@ def load_config(
     **overrides: Any,  # keyword names of ReceiverConfig fields; None values are ignored
 ) -> ReceiverConfig:
     """Build the configuration from a TOML file, the environment and explicit overrides."""
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {}  # Any: settings of mixed types, checked by ReceiverConfig
     if path is not None:
         values.update(_from_file(Path(path)))
     env = os.environ if environ is None else environ
@@ -144,14 +144,14 @@ _FILE_KEYS = {
 }
 
 
-def _from_file(path: Path) -> dict[str, Any]:
+def _from_file(path: Path) -> dict[str, Any]:  # Any: TOML values
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The config file {path} is not valid TOML: {exc}") from None
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {}  # Any: TOML values
     for section, table in document.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: expected a [section], got {section!r}", setting=section)

@@ -10,6 +10,7 @@ from callhook import __version__
 
 __all__ = ["DOCS_HTML", "openapi_document"]
 
+#: The document is plain JSON data; ``dict[str, Any]`` below means a JSON object.
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _PAGE_PARAMS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},

@@ -67,7 +67,7 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # dbapi_connection is a sqlite3.Connection (untyped in SQLAlchemy's event signature).
+    # Any: SQLAlchemy's event passes the DBAPI connection (sqlite3) and a pool record untyped.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -78,11 +78,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    # connection is a sqlalchemy Connection; IMMEDIATE takes the write lock up front.
+    # Any: the "begin" event passes a Connection untyped. IMMEDIATE takes the write lock first.
     connection.exec_driver_sql("BEGIN IMMEDIATE" if _writing(connection) else "BEGIN")
 
 
-def _writing(connection: Any) -> bool:
+def _writing(connection: Any) -> bool:  # Any: as above
     return bool(connection.info.get("callhook_writer"))
 
 

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: A JSON object as produced for the API (values may be ``msgspec.Raw``).
-Json = dict[str, Any]
+Json = dict[str, Any]  # Any: JSON values
 
 
 class InvalidCursor(ValueError):
@@ -92,7 +92,9 @@ def decode_cursor(cursor: str, size: int) -> list[int]:
     return values
 
 
-def _after(keys: list[ColumnElement[Any]], values: list[int]) -> ColumnElement[bool]:
+def _after(
+    keys: list[ColumnElement[Any]], values: list[int]
+) -> ColumnElement[bool]:  # Any: sort keys
     """Rows strictly after ``values`` in descending order of ``keys``."""
     first, *rest = keys
     if not rest:
@@ -100,7 +102,7 @@ def _after(keys: list[ColumnElement[Any]], values: list[int]) -> ColumnElement[b
     return or_(first < values[0], and_(first == values[0], _after(rest, values[1:])))
 
 
-def _page(rows: list[Any], limit: int, key: list[int] | None) -> Page:
+def _page(rows: list[Any], limit: int, key: list[int] | None) -> Page:  # Any: JSON items
     if len(rows) > limit:
         return Page(rows[:limit], encode_cursor(key) if key is not None else None)
     return Page(rows, None)
@@ -109,7 +111,7 @@ def _page(rows: list[Any], limit: int, key: list[int] | None) -> Page:
 # -- calls -------------------------------------------------------------------------------------
 
 
-def _call_summary(row: Any) -> Json:
+def _call_summary(row: Any) -> Json:  # Any: a calls row (with or without extra labels)
     return {
         "callId": row.call_id,
         "status": row.status,
@@ -235,7 +237,9 @@ def list_events(conn: Connection, call_id: str, cursor: str | None, limit: int) 
 # -- hangs, errors, unattributed ---------------------------------------------------------------
 
 
-def _scoped(query: Any, table: Any, where: CallFilter) -> Any:
+def _scoped(
+    query: Any, table: Any, where: CallFilter
+) -> Any:  # Any: Select/Table of hangs or errors
     if where.call_id is not None:
         query = query.where(calls.c.call_id == where.call_id)
     if where.assistant_id is not None:

@@ -38,7 +38,7 @@ _FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _FIELD_TS = msgspec.json.Decoder(dict[str, int])
 
 
-def state_from_row(row: Row[Any]) -> CallState:
+def state_from_row(row: Row[Any]) -> CallState:  # Any: a calls row of mixed column types
     fields = {key: bytes(value) for key, value in _FIELDS.decode(row.fields).items()}
     state = CallState(
         row.call_id,
@@ -71,7 +71,7 @@ def fields_json(fields: dict[str, bytes]) -> bytes:
     return msgspec.json.encode({key: msgspec.Raw(value) for key, value in fields.items()})
 
 
-def state_values(state: CallState, *, version: int) -> dict[str, Any]:
+def state_values(state: CallState, *, version: int) -> dict[str, Any]:  # Any: bind values
     """Bind parameters for ``UPDATE calls ... WHERE pk = :k_pk``."""
     return {
         "k_pk": state.pk,

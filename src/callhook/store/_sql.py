@@ -7,7 +7,7 @@ which dominates the cost of small rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -23,7 +23,10 @@ from sqlalchemy import (
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-__all__ = ["Prepared", "prepared_insert", "prepared_update"]
+__all__ = ["Params", "Prepared", "prepared_insert", "prepared_update"]
+
+#: One row of bind parameters (Any: column values of mixed SQL types).
+Params = dict[str, Any]
 
 
 class Prepared:
@@ -36,7 +39,7 @@ class Prepared:
             list(compiled.positiontup or ()) if compiled.positional else None
         )
 
-    def run(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def run(self, connection: Connection, rows: Sequence[Params]) -> None:
         if not rows:
             return
         params: Any  # tuples for positional drivers (sqlite3), mappings for named (psycopg)
@@ -57,7 +60,7 @@ def prepared_update(
     table: Table, dialect: Dialect, key: Sequence[str], columns: Sequence[str], increment: str = ""
 ) -> Prepared:
     """``UPDATE table SET column = :column ... WHERE key = :k_key``; ``increment`` adds one."""
-    values: dict[str, Any] = {c: bindparam(c) for c in columns}
+    values: dict[str, Any] = {c: bindparam(c) for c in columns}  # Any: bind or expression
     if increment:
         values[increment] = table.c[increment] + literal_column("1", Integer)
     statement = update(table).values(values)

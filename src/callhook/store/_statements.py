@@ -13,6 +13,7 @@ from sqlalchemy.sql.dml import Insert
 from callhook.store._merge import CallState
 from callhook.store._parse import Incoming
 from callhook.store._schema import assistants, calls, errors, hangs, status_history, unattributed
+from callhook.store._sql import Params
 
 __all__ = ["Counts", "Rare"]
 
@@ -31,11 +32,11 @@ class Counts:
 
 @dataclass(slots=True)
 class Rare:
-    assistants: dict[str, dict[str, Any]] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    hangs: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    unattributed: list[dict[str, Any]] = field(default_factory=list)
+    assistants: dict[str, Params] = field(default_factory=dict)
+    history: list[Params] = field(default_factory=list)
+    hangs: list[Params] = field(default_factory=list)
+    errors: list[Params] = field(default_factory=list)
+    unattributed: list[Params] = field(default_factory=list)
 
     @staticmethod
     def create_call(postgres: bool, call_id: str, item: Incoming) -> Insert:
@@ -132,7 +133,7 @@ class Rare:
 
 
 def _counted(
-    conn: Connection, postgres: bool, table: Table, rows: list[dict[str, Any]], keys: list[str]
+    conn: Connection, postgres: bool, table: Table, rows: list[Params], keys: list[str]
 ) -> dict[int, int]:
     counts: dict[int, int] = {}
     if rows:

@@ -61,6 +61,12 @@ class Store:
         self._write_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._read_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._closed = False
+        self._commits = 0
+
+    @property
+    def commits(self) -> int:
+        """How many group commits (transactions of one or more events) have run."""
+        return self._commits
 
     @property
     def engine(self) -> Engine:
@@ -157,6 +163,7 @@ class Store:
                 results = await asyncio.shield(
                     loop.run_in_executor(self._write_pool, writer.apply, items)
                 )
+                self._commits += 1
             except asyncio.CancelledError:
                 for _, future in batch:
                     if not future.done():

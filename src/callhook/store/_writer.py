@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,7 +27,7 @@ from callhook.store._merge import CallState, merge, status_rank
 from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming, check_depth, compact
 from callhook.store._rows import STATE_COLUMNS, state_from_row, state_values
 from callhook.store._schema import EVENT_CODES, arrivals, calls, messages, status_history
-from callhook.store._sql import prepared_insert, prepared_update
+from callhook.store._sql import Params, prepared_insert, prepared_update
 from callhook.store._statements import Rare
 
 __all__ = ["Outcome", "Writer"]
@@ -66,9 +65,9 @@ class _Call:
 
 @dataclass(slots=True)
 class _Batch:
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    arrivals: list[dict[str, Any]] = field(default_factory=list)
-    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[Params] = field(default_factory=list)
+    arrivals: list[Params] = field(default_factory=list)
+    duplicates: list[Params] = field(default_factory=list)
     rare: Rare = field(default_factory=Rare)
     dirty: dict[str, _Call] = field(default_factory=dict)
 
@@ -230,8 +229,8 @@ class Writer:
             batch.rare.add_error(item, state)
         return Outcome("stored", call_id, len(new_rows), late)
 
-    def _new_messages(self, item: Incoming, known: set[str]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
+    def _new_messages(self, item: Incoming, known: set[str]) -> list[Params]:
+        rows: list[Params] = []
         if not item.messages:
             return rows
         taken: set[str] = set()
