@@ -265,8 +265,8 @@ class Writer:
             query = select(calls.c.call_id, calls.c.pk, calls.c.version).where(
                 calls.c.call_id.in_(ids[start : start + 500])
             )
-            if self._postgres:
-                query = query.with_for_update()
+            if self._postgres:  # lock in one order everywhere: fewer deadlocks between processes
+                query = query.order_by(calls.c.call_id).with_for_update()
             for call_id, pk, version in conn.execute(query):
                 cached = self._cache.get(call_id)
                 if cached is not None and cached.version == version and cached.state.pk == pk:
