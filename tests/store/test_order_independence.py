@@ -92,3 +92,25 @@ def test_any_order_with_duplicates_and_losses_stores_the_same(
     expected["fields"].pop("id", None)
     actual["fields"].pop("id", None)
     assert actual == expected
+
+
+def test_two_writers_on_one_database_store_the_same(engine: Engine) -> None:
+    """Two processes' writers taking turns on one call: each notices the other's writes."""
+    number = next(_ids)
+    reference, shared = f"ref-{number}", f"two-{number}"
+    first, second, alone = Writer(engine), Writer(engine), Writer(engine)
+    try:
+        _apply(alone, [e.body for e in make_call(reference, 6)], [])
+        events = [e.body for e in make_call(shared, 6)]
+        for index, body in enumerate(events + events[:5]):
+            writer = first if index % 3 else second
+            (result,) = writer.apply([parse_event(body, received_at=index)])
+            assert not isinstance(result, Exception), result
+            assert result.outcome == ("stored" if index < len(events) else "duplicate")
+    finally:
+        for writer in (first, second, alone):
+            writer.close()
+    expected, actual = _snapshot(engine, reference), _snapshot(engine, shared)
+    expected["fields"].pop("id", None)
+    actual["fields"].pop("id", None)
+    assert actual == expected
