@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -369,7 +371,7 @@ def free_port() -> int:
 
 
 def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
-    if kind == "callhook":
+    if kind.startswith("callhook"):
         command = [sys.executable, "-m", "callhook", "serve", "--db", db_url, "--port", str(port)]
     else:
         command = [sys.executable, str(HERE), "--serve", kind, "--port", str(port)]
@@ -461,6 +463,22 @@ def measure(
     return rate
 
 
+@contextlib.contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """A fresh schema on ``base`` for one run, dropped afterwards."""
+    import psycopg
+
+    schema = f"callhook_bench_{os.getpid()}_{int(time.time() * 1000)}"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 def stored_bytes(path: Path) -> tuple[int, int]:
     """Database size after a WAL checkpoint, and the bytes of the rows themselves."""
     with sqlite3.connect(path) as db:
@@ -483,6 +501,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--max-seconds", type=float, default=120)
     parser.add_argument("--rounds", type=int, default=3, help="median of this many runs each")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also measure callhook on this PostgreSQL database (a fresh schema per round)",
+    )
     parser.add_argument("--serve", choices=["noop", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -506,12 +529,16 @@ def main() -> None:
         flush=True,
     )
     rates: dict[str, list[float]] = {"callhook": [], "noop": [], "reference": []}
+    postgres: list[float] = []
     with tempfile.TemporaryDirectory(prefix="callhook-bench-") as folder:
         for round_ in range(1, args.rounds + 1):
             print(f"round {round_} of {args.rounds}", flush=True)
             db_path = Path(folder) / f"bench-{round_}.sqlite3"
             for kind in rates:
                 rates[kind].append(measure(kind, calls, warmup, args, f"sqlite:///{db_path}"))
+            if args.postgres:
+                with postgres_schema(args.postgres) as url:
+                    postgres.append(measure("callhook-pg", calls, warmup, args, url))
         size, rows = stored_bytes(db_path)
     callhook, noop, reference = (statistics.median(rates[k]) for k in rates)
     print(
@@ -524,6 +551,12 @@ def main() -> None:
         f"ratio callhook/noop = {callhook / noop:.2f}, callhook/reference = "
         f"{callhook / reference:.2f}"
     )
+    if postgres:
+        pg = statistics.median(postgres)
+        print(
+            f"callhook on PostgreSQL: median {pg:,.0f} events/s, {pg / noop:.2f} of the no-op, "
+            f"{pg / reference:.2f}x the reference"
+        )
     print(
         f"stored: {per_call:,.0f} B per call (database file), {rows / n_calls:,.0f} B of row "
         f"data; final transcript JSON {transcript:,.0f} B"
