@@ -81,7 +81,10 @@ def make_call(
     for status in ("initiated", "queued", "ongoing"):
         emit("status-update", {"call": call(status), "assistant": asst}, False)
     for index in range(n_messages):
-        history.append(_message(index, clock))
+        message = _message(index, clock)
+        if hang and index == 2:  # the late response to user-1, after the hang
+            message["metrics"]["hang"] = {"waitedMs": 6200}
+        history.append(message)
         emit("conversation-update", {"call": call("ongoing"), "messages": list(history)}, False)
         if hang and index == 1:
             emit(

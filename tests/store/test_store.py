@@ -186,3 +186,19 @@ async def test_concurrent_events_share_commits(store: Store) -> None:
     assert [o.outcome for o in outcomes] == ["stored"] * 64
     assert store.commits - before < 64 / 4
     assert await count(store, "calls") == 64
+
+
+@pytest.mark.parametrize("hang_first", [True, False])
+async def test_a_hang_is_paired_with_its_late_response_in_either_order(
+    store: Store, hang_first: bool
+) -> None:
+    events = make_call("H1", 4, error=False)
+    hang = next(e for e in events if e.kind == "hang")
+    others = [e for e in events if e.kind != "hang"]
+    for event in [hang, *others] if hang_first else [*others, hang]:
+        await ingest(store, event.body)
+    page = await store.read(lambda c: list_hangs(c, CallFilter(call_id="H1"), None, 10))
+    (found,) = page.items
+    assert found["pendingMessageId"] == "user-1"
+    assert found["recovered"]["waitedMs"] == 6200
+    assert found["recovered"]["messageId"].startswith("user-1-")

@@ -270,6 +270,9 @@ def list_hangs(conn: Connection, where: CallFilter, cursor: str | None, limit: i
             "stage": r.stage,
             "messageCount": r.message_count,
             "hang": _raw(r.hang),
+            "recovered": {"messageId": r.recovered_message_id, "waitedMs": r.recovered_ms}
+            if r.recovered_message_id is not None
+            else None,
         }
         for r in rows
     ]

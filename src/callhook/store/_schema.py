@@ -109,6 +109,9 @@ messages = Table(
     Column("role", String),
     # The message's compact JSON, compressed (see _blob.py).
     Column("body", LargeBinary, nullable=False),
+    # A late response (``metrics.hang``): the user message it answers and how long it took.
+    Column("hang_reply_to", String),
+    Column("hang_waited_ms", BigInteger),
     UniqueConstraint("call_pk", "message_id"),
 )
 
@@ -171,6 +174,9 @@ hangs = Table(
     Column("stage", String),
     Column("message_count", Integer, nullable=False),
     Column("hang", Text),
+    # Recovery: the late response to the pending message, when it arrived.
+    Column("recovered_message_id", String),
+    Column("recovered_ms", BigInteger),
     UniqueConstraint("call_pk", "event_ts"),
     Index(None, "event_ts"),
 )

@@ -6,13 +6,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, case
+from sqlalchemy import Connection, Table, bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 
 from callhook.store._merge import CallState
 from callhook.store._parse import Incoming
-from callhook.store._schema import assistants, calls, errors, hangs, status_history, unattributed
+from callhook.store._schema import (
+    assistants,
+    calls,
+    errors,
+    hangs,
+    messages,
+    status_history,
+    unattributed,
+)
 from callhook.store._sql import Params
 
 __all__ = ["Counts", "Rare"]
@@ -37,6 +45,8 @@ class Rare:
     hangs: list[Params] = field(default_factory=list)
     errors: list[Params] = field(default_factory=list)
     unattributed: list[Params] = field(default_factory=list)
+    #: Calls whose hangs may have met their late response in this batch.
+    recoveries: set[int | None] = field(default_factory=set)
 
     @staticmethod
     def create_call(postgres: bool, call_id: str, item: Incoming) -> Insert:
@@ -103,6 +113,12 @@ class Rare:
             }
         )
 
+    def link_recoveries(self, conn: Connection) -> None:
+        """Pair hangs with late responses; either may have arrived first."""
+        pks = sorted(pk for pk in self.recoveries if pk is not None)
+        if pks:
+            conn.execute(_LINK, [{"k_call_pk": pk} for pk in pks])
+
     def write_before(self, conn: Connection, postgres: bool) -> None:
         """Rows other rows may refer to: assistants."""
         if self.assistants:
@@ -130,6 +146,33 @@ class Rare:
                 conn, postgres, errors, self.errors, ["call_pk", "event_ts", "error_type", "code"]
             ),
         )
+
+
+def _link_statement() -> Update:
+    """Set each open hang's recovery from the earliest stored late response to its message."""
+    late = (
+        select(messages.c.message_id, messages.c.hang_waited_ms)
+        .where(
+            messages.c.call_pk == hangs.c.call_pk,
+            messages.c.hang_reply_to == hangs.c.pending_message_id,
+        )
+        .order_by(messages.c.ts, messages.c.seq)
+        .limit(1)
+    )
+    first_id = late.with_only_columns(messages.c.message_id).scalar_subquery()
+    first_ms = late.with_only_columns(messages.c.hang_waited_ms).scalar_subquery()
+    return (
+        update(hangs)
+        .where(
+            hangs.c.call_pk == bindparam("k_call_pk"),
+            hangs.c.recovered_message_id.is_(None),
+            hangs.c.pending_message_id.is_not(None),
+        )
+        .values(recovered_message_id=first_id, recovered_ms=first_ms)
+    )
+
+
+_LINK = _link_statement()
 
 
 def _counted(

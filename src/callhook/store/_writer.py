@@ -21,7 +21,14 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from callhook._exceptions import DecodeError, StorageError
-from callhook.events import EventType, decode_message
+from callhook.events import (
+    EventType,
+    HangMetrics,
+    Message,
+    MessageMetrics,
+    decode_message,
+    parse_message_id,
+)
 from callhook.store._blob import pack
 from callhook.store._merge import CallState, merge, status_rank
 from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming, check_depth, compact
@@ -36,7 +43,9 @@ logger = logging.getLogger("callhook.store")
 
 _CACHE_CALLS = 10_000
 _CACHE_ASSISTANTS = 10_000
-_MESSAGE_COLUMNS = ("call_pk", "message_id", "position", "ts", "role", "body")
+_MESSAGE_COLUMNS = (
+    "call_pk", "message_id", "position", "ts", "role", "body", "hang_reply_to", "hang_waited_ms",
+)  # fmt: skip
 _ARRIVAL_COLUMNS = (
     "call_pk", "digest", "type", "event_ts", "received_at", "last_received_at", "duplicates",
     "late", "new_messages", "message_count", "body", "assistant_digest",
@@ -187,6 +196,8 @@ class Writer:
             row["call_pk"] = pk
             call.message_ids.add(row["message_id"])
         batch.messages.extend(new_rows)
+        if item.type is EventType.HANG or any(r["hang_reply_to"] for r in new_rows):
+            batch.rare.recoveries.add(pk)
         state.message_count += len(new_rows)
         state.event_count += 1
         batch.dirty[call_id] = call
@@ -242,6 +253,7 @@ class Writer:
             check_depth(message.raw, self._max_depth - 3, path)
             decoded = decode_message(message.raw, path=path)
             ts, role = decoded.timestamp, decoded.role
+            reply_to, waited = _late_response(message_id, decoded)
             taken.add(message_id)
             rows.append(
                 {
@@ -250,6 +262,8 @@ class Writer:
                     "ts": int(ts) if isinstance(ts, int | float) and abs(ts) < 2**62 else None,
                     "role": role.replace("\x00", "") if isinstance(role, str) else None,
                     "body": pack(compact(message.raw)),
+                    "hang_reply_to": reply_to,
+                    "hang_waited_ms": waited,
                 }
             )
         return rows
@@ -309,6 +323,7 @@ class Writer:
         self._insert_arrivals.run(conn, batch.arrivals)
         self._count_duplicate.run(conn, batch.duplicates)
         counts = batch.rare.write_after(conn, self._postgres)
+        batch.rare.link_recoveries(conn)
         rows = []
         for call in batch.dirty.values():
             state = call.state
@@ -317,3 +332,15 @@ class Writer:
             state.error_count += counts.errors.get(state.pk, 0)
             rows.append(state_values(state, version=call.version + 1))
         self._update_calls.run(conn, rows)
+
+
+def _late_response(message_id: str, message: Message) -> tuple[str | None, int | None]:
+    """``(user messageId answered, waited ms)`` for a response carrying ``metrics.hang``."""
+    metrics = message.metrics
+    hang = metrics.hang if isinstance(metrics, MessageMetrics) else None
+    if not isinstance(hang, HangMetrics):
+        return None, None
+    parent = parse_message_id(message_id).parent_id
+    waited = hang.waited_ms
+    ms = int(waited) if isinstance(waited, int | float) and abs(waited) < 2**62 else None
+    return (parent.replace("\x00", "") if parent else None), ms

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_receiver
 Revises:
-Create Date: 2026-11-22 03:24:09.222968
+Create Date: 2026-11-22 03:35:21.587256
 """
 
 from __future__ import annotations
@@ -159,6 +159,8 @@ def upgrade() -> None:
         sa.Column("stage", sa.String(), nullable=True),
         sa.Column("message_count", sa.Integer(), nullable=False),
         sa.Column("hang", sa.Text(), nullable=True),
+        sa.Column("recovered_message_id", sa.String(), nullable=True),
+        sa.Column("recovered_ms", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["call_pk"], ["calls.pk"], name=op.f("fk_hangs_call_pk"), ondelete="CASCADE"
         ),
@@ -182,6 +184,8 @@ def upgrade() -> None:
         sa.Column("ts", sa.BigInteger(), nullable=True),
         sa.Column("role", sa.String(), nullable=True),
         sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.Column("hang_reply_to", sa.String(), nullable=True),
+        sa.Column("hang_waited_ms", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["call_pk"], ["calls.pk"], name=op.f("fk_messages_call_pk"), ondelete="CASCADE"
         ),
