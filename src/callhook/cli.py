@@ -113,7 +113,11 @@ def serve(
     except CallhookError as exc:
         typer.echo(f"ERROR {exc}", err=True)
         raise typer.Exit(2) from None
-    run(settings)
+    try:
+        run(settings)
+    except CallhookError as exc:
+        typer.echo(f"ERROR {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @db_app.command("upgrade")

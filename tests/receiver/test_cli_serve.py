@@ -32,3 +32,9 @@ def test_db_upgrade_reports_a_bad_url() -> None:
     result = runner.invoke(app, ["db", "upgrade", "--db", "mysql://x/y"])
     assert result.exit_code == 1
     assert "Unsupported database 'mysql'" in result.output
+
+
+def test_serve_reports_an_unusable_database() -> None:
+    result = runner.invoke(app, ["serve", "--db", "mysql://x/y"], env={})
+    assert result.exit_code == 1
+    assert "Unsupported database 'mysql'" in result.output

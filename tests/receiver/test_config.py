@@ -77,3 +77,9 @@ def test_a_bad_config_file_says_what_is_wrong(tmp_path: Path, text: str, match: 
 def test_an_auth_mode_without_secrets_is_refused() -> None:
     with pytest.raises(ConfigError, match="CALLHOOK_SIGNING_SECRET"):
         ReceiverConfig(auth=AuthMode.STANDARD_WEBHOOKS).check()
+
+
+def test_a_malformed_signing_secret_is_refused() -> None:
+    config = ReceiverConfig(auth=AuthMode.STANDARD_WEBHOOKS, secrets=("whsec_!!not base64!!",))
+    with pytest.raises(ConfigError, match="must be base64"):
+        config.check()

@@ -7,6 +7,7 @@ Precedence, highest first: flags given to ``callhook serve``, the environment
 
 from __future__ import annotations
 
+import binascii
 import dataclasses
 import enum
 import ipaddress
@@ -16,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from callhook._exceptions import ConfigError
 from callhook.store import DEFAULT_MAX_DEPTH, DEFAULT_URL
@@ -71,6 +74,9 @@ class ReceiverConfig:
                 "or `secrets = [...]` under [auth] in the config file",
                 setting="auth.secrets",
             )
+        if self.auth is AuthMode.STANDARD_WEBHOOKS:
+            for secret in self.secrets:
+                _check_signing_secret(secret)
         if self.auth is AuthMode.NONE and not is_loopback(self.host):
             raise ConfigError(
                 f"Refusing to listen on {self.host} without authentication: anyone who can "
@@ -79,6 +85,17 @@ class ReceiverConfig:
                 "Webhooks), or [auth] mode/secrets in the --config file; or bind to 127.0.0.1.",
                 setting="auth.mode",
             )
+
+
+def _check_signing_secret(secret: str) -> None:
+    try:
+        Webhook(secret)
+    except (ValueError, binascii.Error, EmptyWebhookSecretError):
+        raise ConfigError(
+            "A Standard Webhooks signing secret must be base64, optionally prefixed whsec_ "
+            "(for example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw)",
+            setting="auth.secrets",
+        ) from None
 
 
 def is_loopback(host: str) -> bool:
