@@ -4,10 +4,69 @@ from __future__ import annotations
 
 import callhook
 import callhook.events
+import callhook.receiver
+import callhook.store
 
 
 def test_callhook_exports() -> None:
-    assert callhook.__all__ == ["CallhookError", "DecodeError", "__version__"]
+    assert callhook.__all__ == [
+        "CallhookError",
+        "ConfigError",
+        "DecodeError",
+        "StorageError",
+        "VerificationError",
+        "__version__",
+    ]
+
+
+def test_store_exports_are_sorted_and_exact() -> None:
+    names = callhook.store.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n.islower(), n))
+    assert names == [
+        "DEFAULT_MAX_DEPTH",
+        "DEFAULT_URL",
+        "STATUS_RANK",
+        "CallFilter",
+        "CallState",
+        "Incoming",
+        "InvalidCursor",
+        "Outcome",
+        "Page",
+        "Store",
+        "Writer",
+        "get_call",
+        "head_revision",
+        "list_calls",
+        "list_errors",
+        "list_events",
+        "list_hangs",
+        "list_messages",
+        "list_unattributed",
+        "make_engine",
+        "merge",
+        "metadata",
+        "normalize_url",
+        "parse_event",
+        "upgrade",
+    ]
+    for name in names:
+        assert getattr(callhook.store, name) is not None
+
+
+def test_receiver_exports_are_sorted_and_exact() -> None:
+    assert callhook.receiver.__all__ == [
+        "AuthMiddleware",
+        "AuthMode",
+        "LimitsMiddleware",
+        "ReceiverApp",
+        "ReceiverConfig",
+        "ReceiverMetrics",
+        "create_app",
+        "load_config",
+        "serve",
+    ]
+    for name in callhook.receiver.__all__:
+        assert getattr(callhook.receiver, name) is not None
 
 
 def test_events_exports_are_sorted_and_exact() -> None:
