@@ -137,9 +137,9 @@ def test_events_exports_are_sorted_and_exact() -> None:
         "decode_lazy",
         "decode_message",
         "encode",
-        "extra_fields",
         "json_schema",
         "parse_message_id",
+        "unknown_keys",
         "user_message_id",
         "welcome_message_id",
     }
