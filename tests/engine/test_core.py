@@ -11,7 +11,9 @@ from tests.engine.helpers import make_assistant, make_session, types
 
 
 def _hangs(sink_events: list[object]) -> list[HangInfo]:
-    return [e.hang for e in sink_events if isinstance(e, HangEvent) and isinstance(e.hang, HangInfo)]
+    return [
+        e.hang for e in sink_events if isinstance(e, HangEvent) and isinstance(e.hang, HangInfo)
+    ]
 
 
 def _last_message(session_sink: object) -> Message:
