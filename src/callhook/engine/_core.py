@@ -89,6 +89,16 @@ def played_text(text: str, played_ms: float, audio_ms: float) -> str:
     return head.rstrip()
 
 
+_RNG: list[random.Random] = []
+
+
+def _shared_rng() -> random.Random:
+    """One generator for every session not given its own (a Random is ~2.5 KB)."""
+    if not _RNG:
+        _RNG.append(random.Random())
+    return _RNG[0]
+
+
 class SessionCore:
     def __init__(
         self,
@@ -118,7 +128,7 @@ class SessionCore:
         self._scheduler = scheduler
         self._sink = sink
         self._analyzer = analyzer or OfflineAnalyzer()
-        self._rng = rng or random.Random()
+        self._rng = rng or _shared_rng()
         self._views = AssistantViews.build(assistant, redact_secrets=config.redact_secrets)
         self._base = base_call(params, assistant_id)
         self._phone = Phone(provider=PhoneProvider(name=params.phone_provider))
@@ -261,7 +271,7 @@ class SessionCore:
                 timestamp=round(now),
                 call=self._call,
                 assistant=self._views.for_event(EventType.HANG),
-                messages=list(self._history.compact),
+                messages=self._history.compact(),
                 phone=self._phone,
                 customer=self._customer,
                 analysis=Analysis(),
@@ -314,7 +324,7 @@ class SessionCore:
         call = AnalysisInput(
             call_id=self.call_id,
             assistant=self.assistant,
-            messages=tuple(self._history.bare),
+            messages=tuple(self._history.bare()),
             system_prompt=self._render(self.assistant.assistant_system_prompt),
             ended_by=self.ended_by.value if self.ended_by else "",
             failed=failed,
@@ -337,7 +347,7 @@ class SessionCore:
             config=self.config,
             assistant=self.assistant,
             assistant_view=self._views.for_event(EventType.END_OF_CALL_REPORT),
-            messages=list(self._history.bare),
+            messages=self._history.bare(),
             phone=self._phone,
             customer=self._customer,
             analysis=analysis,

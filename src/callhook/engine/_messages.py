@@ -97,23 +97,24 @@ def merge(reported: Any, **computed: Any) -> Any:  # Any: one of the metrics Str
 
 @dataclass(slots=True)
 class History:
-    """The messages so far, kept in the three shapes the events carry."""
+    """The messages so far. Only the full shape is kept: a session holds few objects, and the
+    shorter shapes (hang, error, report: rare events) are derived when needed."""
 
     full: list[Message] = field(default_factory=list)
-    compact: list[Message] = field(default_factory=list)
-    bare: list[Message] = field(default_factory=list)
 
     def append(self, message: Message) -> None:
         self.full.append(message)
-        self.compact.append(_compact(message))
-        self.bare.append(
-            Message(
-                message_id=message.message_id,
-                role=message.role,
-                text=message.text,
-                timestamp=message.timestamp,
-            )
-        )
+
+    def compact(self) -> list[Message]:
+        """The messages as hang events carry them."""
+        return [_compact(message) for message in self.full]
+
+    def bare(self) -> list[Message]:
+        """The messages as error events and the end-of-call report carry them."""
+        return [
+            Message(message_id=m.message_id, role=m.role, text=m.text, timestamp=m.timestamp)
+            for m in self.full
+        ]
 
     @property
     def last_timestamp(self) -> float | None:

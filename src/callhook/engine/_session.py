@@ -503,7 +503,7 @@ class CallSession(SessionCore):
                 timestamp=round(now),
                 call=self._call,
                 assistant=self._views.for_event(EventType.ERROR),
-                messages=list(self._history.bare),
+                messages=self._history.bare(),
                 phone=self._phone,
                 customer=self._customer,
                 analysis=Analysis(),
