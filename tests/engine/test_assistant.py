@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from callhook import events
 from callhook.engine import REDACTED, render_variables
 from callhook.engine._assistant import AssistantViews, redact
 from callhook.events import UNSET, Assistant, AssistantServer, EventType
@@ -40,3 +43,20 @@ def test_each_event_type_gets_the_keys_published_captures_show() -> None:
     assert update.welcome_message == "Welcome to {{clinic}}!!"
     assert update.assistant_system_prompt is UNSET
     assert views.for_event(EventType.STATUS_UPDATE) is views.full
+
+
+def test_redaction_keeps_keys_the_models_do_not_know() -> None:
+    body = (
+        b'{"message": {"type": "status-update", "call": {"id": "WC-1"}, "assistant": '
+        b'{"name": "x", "voicemailDetection": {"enabled": true}, "assistantServer": '
+        b'{"secret": "s", "futureKey": 1}}}}'
+    )
+    assistant = events.decode(body).message.assistant
+    assert isinstance(assistant, Assistant)
+    envelope = events.Envelope(events.StatusUpdate(assistant=redact(assistant)))
+    emitted = json.loads(events.encode(envelope))["message"]["assistant"]
+    assert emitted == {
+        "name": "x",
+        "voicemailDetection": {"enabled": True},
+        "assistantServer": {"secret": REDACTED, "futureKey": 1},
+    }

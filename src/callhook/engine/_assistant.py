@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from callhook.events import UNSET, Assistant, AssistantServer, EventType
 
 __all__ = ["REDACTED", "AssistantViews", "redact", "render_variables"]
+
+S = TypeVar("S", bound=msgspec.Struct)
 
 #: What replaces a secret value in emitted payloads.
 REDACTED = "[REDACTED]"
@@ -83,9 +85,18 @@ def redact(assistant: Assistant) -> Assistant:
         changes["headers"] = dict.fromkeys(server.headers, REDACTED)
     if not changes:
         return assistant
-    return msgspec.structs.replace(
-        assistant, assistant_server=msgspec.structs.replace(server, **changes)
-    )
+    return _replace(assistant, assistant_server=_replace(server, **changes))
+
+
+def _replace(obj: S, **changes: Any) -> S:  # Any: values of differently typed fields
+    """``msgspec.structs.replace`` that keeps the unknown keys ``events.decode`` put aside.
+
+    ``callhook.events`` keeps them in the instance ``__dict__``, which ``replace`` does not copy;
+    without this, redacting an assistant would drop its keys unknown to the model.
+    """
+    new = msgspec.structs.replace(obj, **changes)
+    new.__dict__.update(obj.__dict__)
+    return new
 
 
 @dataclass(frozen=True, slots=True)
