@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
 
-from callhook.engine import REDACTED, EngineConfig, EngineError, Segment
+from callhook.engine import (
+    REDACTED,
+    AnalysisInput,
+    CallSession,
+    EngineConfig,
+    EngineError,
+    FakeScheduler,
+    ListSink,
+    Segment,
+)
 from callhook.events import (
     UNSET,
+    Analysis,
     AssistantServer,
     ConversationUpdate,
     EndOfCallReport,
+    ErrorInfo,
     LlmMetrics,
     MessageMetrics,
     PlayerMetrics,
     SkippedMessage,
+    SpeechConfig,
     StatusUpdate,
+    SttConfig,
     SttMetrics,
     TimelineMetrics,
     TtsMetrics,
+    VoiceConfig,
 )
-from tests.engine.helpers import START_MS, make_assistant, make_session, types
+from tests.engine.helpers import START_MS, make_assistant, make_params, make_session, types
 
 
 def _statuses(sink: object) -> list[str]:
@@ -342,3 +357,55 @@ def test_events_other_than_status_carry_a_truncated_assistant() -> None:
     assistant = sink.events[-1].assistant
     assert assistant.assistant_server is UNSET  # type: ignore[union-attr]
     assert assistant.name == "Mary Dental - main"  # type: ignore[union-attr]
+
+
+# -- failures --------------------------------------------------------------------------------
+
+
+def test_errors_name_the_configured_provider_when_the_platform_does_not() -> None:
+    speech = SpeechConfig(stt=SttConfig(vendor="deepgram"))
+    session, _, sink = make_session(make_assistant(config=VoiceConfig(speech=speech)))
+    session.user_turn_finalised("Hello")
+    session.stt_failed("audio_quality_insufficient", "too noisy")
+    session.llm_failed("quota_exceeded", "no credit", retryable=False, details={"plan": "free"})
+    stt_error, llm_error = (e.error for e in sink.events[-2:])  # type: ignore[union-attr]
+    assert stt_error == ErrorInfo(
+        type="stt_error",
+        code="audio_quality_insufficient",
+        message="too noisy",
+        provider="deepgram",
+        retryable=False,
+        details={},
+    )
+    assert (llm_error.type, llm_error.provider, llm_error.details) == (  # type: ignore[union-attr]
+        "llm_error",
+        "openai",
+        {"plan": "free"},
+    )
+    assert [m.message_id for m in sink.events[-1].messages] == ["user-1"]  # type: ignore[union-attr]
+    assert (session.ledger.stt_errors, session.ledger.llm_errors) == (1, 1)
+
+
+class _BrokenAnalyzer:
+    async def analyze(self, call: AnalysisInput) -> Analysis:
+        raise RuntimeError("model exploded")
+
+
+def test_the_report_goes_out_with_empty_analysis_when_the_analyzer_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler = FakeScheduler(START_MS)
+    sink = ListSink()
+    session = CallSession(
+        make_assistant(), make_params(), scheduler=scheduler, sink=sink, analyzer=_BrokenAnalyzer()
+    )
+    session.initiated()
+    session.answered()
+    with caplog.at_level(logging.ERROR, logger="callhook.engine"):
+        session.ended("user")
+    report = sink.events[-1]
+    assert isinstance(report, EndOfCallReport)
+    assert report.analysis == Analysis(
+        summary="", success_evaluation="", structured_data={}, outcome=""
+    )
+    assert "engine.analysis_failed WC-" in caplog.records[0].getMessage()

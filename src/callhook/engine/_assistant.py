@@ -13,7 +13,16 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from callhook.events import UNSET, Assistant, AssistantServer, EventType
+from callhook.events import (
+    UNSET,
+    Assistant,
+    AssistantServer,
+    EventType,
+    SpeechConfig,
+    SttConfig,
+    TtsConfig,
+    VoiceConfig,
+)
 
 __all__ = ["REDACTED", "AssistantViews", "redact", "render_variables"]
 
@@ -123,3 +132,27 @@ class AssistantViews:
 
     def for_event(self, event_type: EventType) -> Assistant:
         return self.by_type.get(event_type, self.full)
+
+
+def _speech(assistant: Assistant) -> SpeechConfig | None:
+    config = assistant.config
+    if isinstance(config, VoiceConfig) and isinstance(config.speech, SpeechConfig):
+        return config.speech
+    return None
+
+
+def stt_vendor(assistant: Assistant) -> str:
+    """The speech-to-text vendor (``config.speech.stt.vendor``), or ``""``."""
+    speech = _speech(assistant)
+    stt = speech.stt if speech is not None else None
+    return stt.vendor if isinstance(stt, SttConfig) and isinstance(stt.vendor, str) else ""
+
+
+def tts_vendor(assistant: Assistant) -> str:
+    """The default voice's vendor (``config.speech.ttsData``), or ``""``."""
+    speech = _speech(assistant)
+    voices = speech.tts_data if speech is not None else None
+    if not isinstance(voices, list) or not voices:
+        return ""
+    chosen = next((v for v in voices if v.default is True), voices[0])
+    return chosen.vendor if isinstance(chosen, TtsConfig) and isinstance(chosen.vendor, str) else ""

@@ -14,7 +14,7 @@ from typing import Any
 
 from callhook._exceptions import EngineError
 from callhook.engine._analysis import AnalysisInput, Analyzer, OfflineAnalyzer
-from callhook.engine._assistant import AssistantViews, render_variables
+from callhook.engine._assistant import AssistantViews, render_variables, stt_vendor
 from callhook.engine._config import CallParams, EndTrigger, EngineConfig, Segment
 from callhook.engine._ledger import BotTurnRecord, Ledger, TtsRecord
 from callhook.engine._messages import CallStatus, History, base_call, status_call
@@ -29,6 +29,8 @@ from callhook.events import (
     ConversationUpdate,
     Customer,
     Envelope,
+    ErrorEvent,
+    ErrorInfo,
     Event,
     EventType,
     HangEvent,
@@ -228,6 +230,42 @@ class SessionCore:
     def _tts_record(self, tts: TtsMetrics, text: str) -> None:
         latency = tts.generation_time_ms if isinstance(tts.generation_time_ms, int | float) else 0
         self.ledger.tts.append(TtsRecord(float(latency), tts.is_cache_playing is True, len(text)))
+
+    def _emit_error(
+        self,
+        kind: str,
+        code: str,
+        message: str,
+        provider: str,
+        retryable: bool,
+        details: dict[str, Any] | None,  # Any: provider-specific JSON
+    ) -> None:
+        self._require_live()
+        if not provider:  # the provider the assistant is configured with
+            llm = self.assistant.assistant_provider
+            provider = stt_vendor(self.assistant) if kind == "stt_error" else ""
+            provider = provider or (llm if kind == "llm_error" and isinstance(llm, str) else "")
+        self._error_codes.append(code)
+        now = self._scheduler.now_ms()
+        self._emit(
+            ErrorEvent(
+                timestamp=round(now),
+                call=self._call,
+                assistant=self._views.for_event(EventType.ERROR),
+                messages=self._history.bare(),
+                phone=self._phone,
+                customer=self._customer,
+                analysis=Analysis(),
+                error=ErrorInfo(
+                    type=kind,
+                    code=code,
+                    message=message,
+                    provider=provider,
+                    retryable=retryable,
+                    details=details if details is not None else {},
+                ),
+            )
+        )
 
     # -- hang timer -----------------------------------------------------------------------
 

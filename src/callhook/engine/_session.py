@@ -18,12 +18,8 @@ from callhook.engine._core import Response, SessionCore, played_text
 from callhook.engine._ledger import BotTurnRecord, UserTurnRecord
 from callhook.engine._messages import CallStatus, merge, status_call
 from callhook.events import (
-    Analysis,
     AudioMetrics,
     EouMetrics,
-    ErrorEvent,
-    ErrorInfo,
-    EventType,
     LlmMetrics,
     Message,
     MessageMetrics,
@@ -468,7 +464,7 @@ class CallSession(SessionCore):
         details: dict[str, Any] | None = None,  # Any: provider-specific JSON
     ) -> None:
         """The LLM failed (emits an ``llm_error`` event). The hang timer keeps running."""
-        self._error("llm_error", code, message, provider, retryable, details)
+        self._emit_error("llm_error", code, message, provider, retryable, details)
         self.ledger.llm_errors += 1
 
     def stt_failed(
@@ -481,42 +477,8 @@ class CallSession(SessionCore):
         details: dict[str, Any] | None = None,  # Any: provider-specific JSON
     ) -> None:
         """Speech-to-text failed (emits an ``stt_error`` event)."""
-        self._error("stt_error", code, message, provider, retryable, details)
+        self._emit_error("stt_error", code, message, provider, retryable, details)
         self.ledger.stt_errors += 1
-
-    def _error(
-        self,
-        kind: str,
-        code: str,
-        message: str,
-        provider: str,
-        retryable: bool,
-        details: dict[str, Any] | None,  # Any: provider-specific JSON
-    ) -> None:
-        self._require_live()
-        if not provider and isinstance(self.assistant.assistant_provider, str):
-            provider = self.assistant.assistant_provider if kind == "llm_error" else ""
-        self._error_codes.append(code)
-        now = self._scheduler.now_ms()
-        self._emit(
-            ErrorEvent(
-                timestamp=round(now),
-                call=self._call,
-                assistant=self._views.for_event(EventType.ERROR),
-                messages=self._history.bare(),
-                phone=self._phone,
-                customer=self._customer,
-                analysis=Analysis(),
-                error=ErrorInfo(
-                    type=kind,
-                    code=code,
-                    message=message,
-                    provider=provider,
-                    retryable=retryable,
-                    details=details if details is not None else {},
-                ),
-            )
-        )
 
     def audio_chunk_delayed(self, latency_ms: float) -> None:
         """An inbound audio chunk arrived ``latency_ms`` late (feeds ``callStats.userAudio``)."""
