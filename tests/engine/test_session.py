@@ -21,6 +21,7 @@ from callhook.events import (
     UNSET,
     Analysis,
     AssistantServer,
+    AudioMetrics,
     ConversationUpdate,
     EndOfCallReport,
     ErrorInfo,
@@ -409,3 +410,36 @@ def test_the_report_goes_out_with_empty_analysis_when_the_analyzer_fails(
         summary="", success_evaluation="", structured_data={}, outcome=""
     )
     assert "engine.analysis_failed WC-" in caplog.records[0].getMessage()
+
+
+def test_the_audio_group_counts_delayed_and_lost_chunks_per_turn_and_in_total() -> None:
+    session, scheduler, sink = make_session()
+    session.audio_chunk_delayed(120)
+    session.audio_chunk_delayed(80)
+    scheduler.advance(1000)
+    session.user_turn_finalised("One.")
+    session.audio_chunk_delayed(30)
+    session.audio_chunk_dropped()
+    scheduler.advance(1000)
+    session.user_turn_finalised("Two.")
+    first, second = (u.messages[-1].metrics.audio for u in _updates(sink))  # type: ignore[index, union-attr]
+    assert first == AudioMetrics(
+        total_audio_received_ms=1000,
+        audio_delay_per_turn_ms=200,
+        delayed_packets_per_turn_count=2,
+        delayed_packets_cumulative_count=2,
+        lost_packets_cumulative_count=0,
+        audio_delay_cumulative_ms=200,
+        offset_from_previous_turn_ms=1000,
+    )
+    assert (second.delayed_packets_per_turn_count, second.audio_delay_cumulative_ms) == (1, 230)  # type: ignore[union-attr]
+    assert second.lost_packets_cumulative_count == 1  # type: ignore[union-attr]
+
+
+def test_figures_that_cannot_be_computed_are_left_out_unless_reported() -> None:
+    session, _, sink = make_session()
+    session.user_turn_finalised("Hello")
+    stt = _updates(sink)[-1].messages[-1].metrics.stt  # type: ignore[index, union-attr]
+    assert stt.confidence is UNSET  # type: ignore[union-attr]
+    assert stt.vad_ms is UNSET  # type: ignore[union-attr]
+    assert stt.relative_latency_ms == 0  # type: ignore[union-attr]

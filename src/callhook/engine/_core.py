@@ -145,6 +145,7 @@ class SessionCore:
         self._pending: Pending | None = None
         self._response: Response | None = None
         self._skipped: list[SkippedMessage] = []
+        self._chunks_seen = 0
         self._deferred: list[tuple[str, dict[str, Any]]] = []  # Any: user-turn keyword args
         self._max_timer: TimerHandle | None = None
         self._ending = False

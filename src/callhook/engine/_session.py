@@ -15,17 +15,14 @@ from typing import Any
 from callhook._exceptions import EngineError
 from callhook.engine._config import EndTrigger, Segment
 from callhook.engine._core import Response, SessionCore, played_text
-from callhook.engine._ledger import BotTurnRecord, UserTurnRecord
-from callhook.engine._messages import CallStatus, merge, status_call
+from callhook.engine._ledger import BotTurnRecord
+from callhook.engine._messages import AudioHealth, CallStatus, merge, status_call, user_turn
 from callhook.events import (
     AudioMetrics,
     EouMetrics,
     LlmMetrics,
-    Message,
-    MessageMetrics,
     SkippedMessage,
     SttMetrics,
-    TimelineMetrics,
     TtsMetrics,
     assistant_message_id,
     user_message_id,
@@ -229,89 +226,36 @@ class CallSession(SessionCore):
         self._accept_user_turn(message_id, **kwargs)
         return message_id
 
-    def _accept_user_turn(
-        self,
-        message_id: str,
-        *,
-        text: str,
-        stt: SttMetrics | None,
-        audio: AudioMetrics | None,
-        eou: EouMetrics | None,
-        speech_started_at: float | None,
-        speech_ended_at: float | None,
-        eou_probability: float | None,
-    ) -> None:
+    def _accept_user_turn(self, message_id: str, **kwargs: Any) -> None:  # Any: see above
         now = self._scheduler.now_ms()
         if self._response is not None:  # spoken over a response: an implicit barge-in
             self._barge_in(now)
-        elapsed = round(self._elapsed(now))
-        previous = self._history.last_timestamp
-        offset = round(now - previous) if previous is not None else elapsed
-        spoke_until = speech_ended_at if speech_ended_at is not None else now
-        spoke_from = speech_started_at
-        stt = stt or SttMetrics()
-        if spoke_from is None and isinstance(stt.duration_ms, int | float):
-            spoke_from = spoke_until - stt.duration_ms
-        spoke_from = spoke_from if spoke_from is not None else spoke_until
-        stt = merge(
-            stt,
-            timestamp_ms=round(now),
-            start_offset_ms=round(self._elapsed(spoke_from)),
-            end_offset_ms=round(self._elapsed(spoke_until)),
-            duration_ms=round(spoke_until - spoke_from),
-            vad_ms=0,
-            relative_latency_ms=round(now - spoke_until),
-            confidence=1.0,
+        start = self._answered_at if self._answered_at is not None else self._created_at
+        chunks = self.ledger.delayed_chunks
+        fresh = chunks[self._chunks_seen :]
+        self._chunks_seen = len(chunks)
+        health = AudioHealth(
+            delayed_in_turn=len(fresh),
+            delayed_total=len(chunks),
+            delay_in_turn_ms=sum(latency for _, latency in fresh),
+            delay_total_ms=sum(latency for _, latency in chunks),
+            lost_total=self.ledger.dropped_chunks,
         )
-        audio = merge(
-            audio or AudioMetrics(),
-            delayed_packets_per_turn_count=0,
-            delayed_packets_cumulative_count=0,
-            lost_packets_cumulative_count=self.ledger.dropped_chunks,
-            audio_delay_per_turn_ms=0,
-            audio_delay_cumulative_ms=0,
-            offset_from_previous_turn_ms=offset,
-            total_audio_received_ms=elapsed,
-        )
-        eou = merge(eou or EouMetrics(), turn_detection_time_ms=round(now - spoke_until))
-        eou = merge(eou, queue_latency_ms=0)
-        message = Message(
-            message_id=message_id,
-            role="user",
-            text=text,
-            timestamp=round(now),
-            metrics=MessageMetrics(
-                timeline=TimelineMetrics(
-                    offset_from_previous_turn_ms=offset, total_elapsed_time_ms=elapsed
-                ),
-                audio=audio,
-                stt=stt,
-                interactly_eou=eou,
-            ),
-            skipped_assistant_messages=self._skipped,
+        message, record = user_turn(
+            message_id,
+            now=now,
+            call_start=start,
+            previous=self._history.last_timestamp,
+            health=health,
+            skipped=self._skipped,
+            **kwargs,
         )
         self._skipped = []
         self._history.append(message)
-        confidence = stt.confidence if isinstance(stt.confidence, int | float) else None
-        relative = stt.relative_latency_ms
-        self.ledger.user_turns.append(
-            UserTurnRecord(
-                message_id,
-                start=self._elapsed(spoke_from),
-                end=self._elapsed(now),
-                stt_latency_ms=float(stt.timestamp_ms) - spoke_until
-                if isinstance(stt.timestamp_ms, int | float)
-                else None,
-                stt_relative_latency_ms=float(relative)
-                if isinstance(relative, int | float)
-                else None,
-                confidence=float(confidence) if confidence is not None else None,
-                eou_probability=eou_probability,
-            )
-        )
+        self.ledger.user_turns.append(record)
         self._emit_conversation(now)
         self._start_hang(message_id, now)
-        if self._matches_end_phrase(text):
+        if self._matches_end_phrase(kwargs["text"]):
             self._ending = True
             if not self.end_call_message:
                 self.ended(EndTrigger.BOT)
