@@ -46,6 +46,12 @@ class CallSession(SessionCore):
     ``forwarded()`` (optional) → ``ended(by)``; or ``failed_to_start(reason)`` before the answer.
     Each status change emits a status-update; ``ended``/``failed_to_start`` then produce the
     end-of-call report once. After the end every method but ``ended`` raises ``EngineError``.
+
+    ``CallSession(assistant, params, *, scheduler, sink, config=None, analyzer=None, rng=None)``:
+    the assistant as configured (secrets are redacted in payloads, not here), the call's
+    ``CallParams``, the ``Scheduler`` giving time and timers, the ``EventSink`` receiving each
+    event synchronously, ``EngineConfig`` (hang threshold, prices, redaction), the ``Analyzer``
+    of the report (``OfflineAnalyzer`` by default) and the RNG of assistant messageIds.
     """
 
     # -- what the platform may ask -------------------------------------------------------
