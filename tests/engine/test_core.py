@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from callhook import events
 from callhook.engine import EngineConfig, FakeScheduler, TimerHandle
 from callhook.engine._core import played_text
 from callhook.events import UNSET, HangEvent, HangInfo, Message, MessageMetrics, TtsMetrics
@@ -180,3 +184,29 @@ def test_played_text_keeps_the_words_heard_in_proportion() -> None:
     assert played_text(text, 1100, 2000) == "I can book you for"
     assert played_text(text, 2000, 2000) == text
     assert played_text(text, 500, 0) == ""
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(0, 9000)), min_size=1, max_size=6))
+def test_a_turn_hangs_exactly_when_its_response_comes_at_or_after_the_threshold(
+    delays: list[int | None],
+) -> None:
+    """None is a turn never answered; every emitted event still decodes."""
+    session, scheduler, sink = make_session()
+    expected = []
+    for number, delay in enumerate(delays, start=1):
+        session.user_turn_finalised(f"Turn {number}")
+        if delay is None:
+            scheduler.advance(7000)
+            expected.append(f"user-{number}")
+            continue
+        scheduler.advance(delay)
+        session.response_audio_started("Answer.", tts=TtsMetrics(audio_duration_ms=300))
+        scheduler.advance(300)
+        session.response_finished()
+        if delay >= 5000:
+            expected.append(f"user-{number}")
+    session.ended("user")
+    assert [h.pending_message_id for h in _hangs(sink.events)] == expected
+    for envelope in sink.envelopes:
+        assert events.decode(events.encode(envelope)) == envelope
