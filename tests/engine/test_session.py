@@ -443,3 +443,15 @@ def test_figures_that_cannot_be_computed_are_left_out_unless_reported() -> None:
     assert stt.confidence is UNSET  # type: ignore[union-attr]
     assert stt.vad_ms is UNSET  # type: ignore[union-attr]
     assert stt.relative_latency_ms == 0  # type: ignore[union-attr]
+
+
+def test_a_final_llm_error_releases_user_turns_waiting_without_barge_in() -> None:
+    session, scheduler, sink = make_session(make_assistant(barge_in_enabled=False))
+    session.user_turn_finalised("Hello")
+    session.response_started()
+    session.user_turn_finalised("Hello?")  # waits for the response
+    scheduler.advance(2000)
+    session.llm_failed("authentication_failed", "bad key", retryable=False)
+    last = _updates(sink)[-1].messages[-1]  # type: ignore[index]
+    assert (last.message_id, last.timestamp) == ("user-2", START_MS + 2000)
+    session.response_started()  # the new turn can be answered

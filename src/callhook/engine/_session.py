@@ -413,9 +413,22 @@ class CallSession(SessionCore):
         retryable: bool = False,
         details: dict[str, Any] | None = None,  # Any: provider-specific JSON
     ) -> None:
-        """The LLM failed (emits an ``llm_error`` event). The hang timer keeps running."""
+        """The LLM failed (emits an ``llm_error`` event). The hang timer keeps running.
+
+        A response started but not yet playing is dropped unless ``retryable`` (the user turn
+        may be answered by a new ``response_started``); user turns waiting for it go ahead.
+        """
         self._emit_error("llm_error", code, message, provider, retryable, details)
         self.ledger.llm_errors += 1
+        response = self._response
+        if retryable or response is None or response.audio_at is not None:
+            return
+        self._response = None
+        if self._pending is not None:
+            self._pending.responding = False
+        deferred, self._deferred = self._deferred, []
+        for message_id, kwargs in deferred:
+            self._accept_user_turn(message_id, **kwargs)
 
     def stt_failed(
         self,
