@@ -213,3 +213,33 @@ def test_monitor_errors_are_callhook_errors() -> None:
 
     for error in (m.AlertSinkError, m.MonitorClosedError, m.MonitorConfigError, m.RemediationError):
         assert issubclass(error, callhook.CallhookError)
+
+
+def test_engine_exports_are_sorted_and_exact() -> None:
+    import callhook.engine
+
+    names = callhook.engine.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n.islower(), n))
+    assert names == [
+        "REDACTED",
+        "AnalysisInput",
+        "Analyzer",
+        "AsyncioScheduler",
+        "CallParams",
+        "CallSession",
+        "ChatCompletionsAnalyzer",
+        "EndTrigger",
+        "EngineConfig",
+        "EngineError",
+        "EventSink",
+        "FakeScheduler",
+        "ListSink",
+        "OfflineAnalyzer",
+        "Prices",
+        "Scheduler",
+        "Segment",
+        "TimerHandle",
+        "render_variables",
+    ]
+    for name in names:
+        assert getattr(callhook.engine, name) is not None

@@ -6,7 +6,8 @@ Every error is a ``CallhookError``; catch the branch you can act on::
      ├── DecodeError        a payload is not a valid event (names the JSON path)
      ├── VerificationError  a webhook request failed authentication (names the reason)
      ├── StorageError       the database refused or could not be reached (names the URL, call id)
-     └── ConfigError        the receiver's configuration is unusable (names the setting)
+     ├── ConfigError        the receiver's configuration is unusable (names the setting)
+     └── EngineError        a call session was told something impossible (names the call id)
 
 Later parts of callhook add their branches here (delivery), each carrying the call id, event
 type, URL or JSON path it concerns.
@@ -14,7 +15,14 @@ type, URL or JSON path it concerns.
 
 from __future__ import annotations
 
-__all__ = ["CallhookError", "ConfigError", "DecodeError", "StorageError", "VerificationError"]
+__all__ = [
+    "CallhookError",
+    "ConfigError",
+    "DecodeError",
+    "EngineError",
+    "StorageError",
+    "VerificationError",
+]
 
 
 class CallhookError(Exception):
@@ -65,3 +73,16 @@ class ConfigError(CallhookError):
     def __init__(self, message: str, *, setting: str | None = None) -> None:
         self.setting = setting
         super().__init__(message)
+
+
+class EngineError(CallhookError):
+    """A ``CallSession`` was driven out of order or misconfigured.
+
+    ``call_id`` names the call concerned (``None`` when the problem is not tied to one call).
+    """
+
+    def __init__(self, reason: str, *, call_id: str | None = None) -> None:
+        self.reason = reason
+        self.call_id = call_id
+        where = f"call {call_id}: " if call_id else ""
+        super().__init__(f"{where}{reason}")

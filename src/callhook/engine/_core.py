@@ -1,0 +1,397 @@
+"""The state of a call session and the machinery under its public methods.
+
+``SessionCore`` holds the history, the ledger, the pending user turn with its hang timer and the
+response in flight; it emits events and builds the end-of-call report. ``CallSession`` (in
+``_session.py``) adds the methods a platform calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from callhook._exceptions import EngineError
+from callhook.engine._analysis import AnalysisInput, Analyzer, OfflineAnalyzer
+from callhook.engine._assistant import AssistantViews, render_variables, stt_vendor
+from callhook.engine._config import CallParams, EndTrigger, EngineConfig, Segment
+from callhook.engine._ledger import BotTurnRecord, Ledger, TtsRecord
+from callhook.engine._messages import CallStatus, History, base_call, status_call
+from callhook.engine._ports import EventSink, Scheduler, TimerHandle
+from callhook.engine._report import build_report, final_call
+from callhook.events import (
+    UNSET,
+    Analysis,
+    Assistant,
+    AudioMetrics,
+    Call,
+    ConversationUpdate,
+    Customer,
+    Envelope,
+    ErrorEvent,
+    ErrorInfo,
+    Event,
+    EventType,
+    HangEvent,
+    HangInfo,
+    HangMetrics,
+    LlmMetrics,
+    Message,
+    MessageMetrics,
+    Phone,
+    PhoneProvider,
+    PlayerMetrics,
+    SkippedMessage,
+    StatusUpdate,
+    TimelineMetrics,
+    TtsMetrics,
+)
+
+__all__ = ["Pending", "Response", "SessionCore", "played_text"]
+
+logger = logging.getLogger("callhook.engine")
+
+
+@dataclass(slots=True)
+class Pending:
+    """A user turn waiting for the assistant's response to start playing."""
+
+    user_message_id: str
+    ended_at: float
+    deadline: float
+    timer: TimerHandle | None = None
+    hanged: bool = False
+    responding: bool = False
+
+
+@dataclass(slots=True)
+class Response:
+    """An assistant response between its start (LLM) and the end of its playback."""
+
+    message_id: str
+    user_message_id: str
+    user_ended_at: float
+    started_at: float
+    text: str = ""
+    audio_at: float | None = None
+    audio_ms: float = 0.0
+
+
+def played_text(text: str, played_ms: float, audio_ms: float) -> str:
+    """The words of ``text`` heard in ``played_ms`` of ``audio_ms``, cut at a word boundary."""
+    if audio_ms <= 0 or played_ms <= 0:
+        return ""
+    if played_ms >= audio_ms:
+        return text
+    cut = int(len(text) * played_ms / audio_ms)
+    head = text[:cut]
+    if cut < len(text) and not text[cut].isspace():
+        head = head.rsplit(" ", 1)[0] if " " in head else ""
+    return head.rstrip()
+
+
+_RNG: list[random.Random] = []
+
+
+def _shared_rng() -> random.Random:
+    """One generator for every session not given its own (a Random is ~2.5 KB)."""
+    if not _RNG:
+        _RNG.append(random.Random())
+    return _RNG[0]
+
+
+class SessionCore:
+    def __init__(
+        self,
+        assistant: Assistant,
+        params: CallParams,
+        *,
+        scheduler: Scheduler,
+        sink: EventSink,
+        config: EngineConfig | None = None,
+        analyzer: Analyzer | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        config = config or EngineConfig()
+        assistant_id = assistant.id if isinstance(assistant.id, str) else ""
+        overrides = params.assistant_overrides
+        variables = overrides.dynamic_variables if overrides is not None else UNSET
+        #: ``assistantOverrides.dynamicVariables`` (free JSON values).
+        self.variables: dict[str, Any] = variables if isinstance(variables, dict) else {}
+        self.assistant = assistant
+        self.params = params
+        self.config = config
+        self.hang_threshold_ms = config.hang_threshold_for(assistant_id)
+        self.ledger = Ledger()
+        self.ended_by: EndTrigger | None = None
+        #: The end-of-call report once emitted.
+        self.report: Event | None = None
+        self._scheduler = scheduler
+        self._sink = sink
+        self._analyzer = analyzer or OfflineAnalyzer()
+        self._rng = rng or _shared_rng()
+        self._views = AssistantViews.build(assistant, redact_secrets=config.redact_secrets)
+        self._base = base_call(params, assistant_id)
+        self._phone = Phone(provider=PhoneProvider(name=params.phone_provider))
+        self._customer = Customer(number=params.user_number)
+        self._created_at = scheduler.now_ms()
+        self._call: Call = status_call(self._base, CallStatus.INITIATED, self._created_at)
+        self._status: CallStatus | None = None
+        self._answered_at: float | None = None
+        self._history = History()
+        self._users = 0
+        self._welcomed = False
+        self._pending: Pending | None = None
+        self._response: Response | None = None
+        self._skipped: list[SkippedMessage] = []
+        self._chunks_seen = 0
+        self._deferred: list[tuple[str, dict[str, Any]]] = []  # Any: user-turn keyword args
+        self._max_timer: TimerHandle | None = None
+        self._ending = False
+        self._error_codes: list[str] = []
+
+    @property
+    def call_id(self) -> str:
+        return self.params.id
+
+    def _render(self, text: Any) -> str:  # Any: an optional assistant field
+        return render_variables(text, self.variables) if isinstance(text, str) else ""
+
+    def _require_live(self) -> None:
+        if self._status in (CallStatus.FINISHED, CallStatus.FAILED):
+            raise EngineError(f"the call has {self._status.value}", call_id=self.call_id)
+        if self._status not in (CallStatus.ONGOING, CallStatus.FORWARDED):
+            raise EngineError("the call has not been answered yet", call_id=self.call_id)
+
+    def _elapsed(self, now: float) -> float:
+        """ms since the call started (the answer)."""
+        start = self._answered_at if self._answered_at is not None else self._created_at
+        return now - start
+
+    # -- emitting -------------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        self._sink.emit(Envelope(event))
+
+    def _emit_status(self) -> None:
+        self._emit(
+            StatusUpdate(
+                timestamp=round(self._scheduler.now_ms()),
+                call=self._call,
+                assistant=self._views.full,
+                phone=self._phone,
+                customer=self._customer,
+                analysis=Analysis(),
+            )
+        )
+
+    def _emit_conversation(self, now: float) -> None:
+        self._emit(
+            ConversationUpdate(
+                timestamp=round(now),
+                call=self._call,
+                assistant=self._views.for_event(EventType.CONVERSATION_UPDATE),
+                messages=list(self._history.full),
+                phone=self._phone,
+                customer=self._customer,
+                analysis=Analysis(),
+            )
+        )
+
+    def _append_assistant_message(
+        self,
+        message_id: str,
+        text: str,
+        now: float,
+        tts: TtsMetrics,
+        llm: LlmMetrics,
+        player_wait_ms: float,
+        hang_waited: float | None,
+    ) -> None:
+        elapsed = round(self._elapsed(now))
+        metrics = MessageMetrics(
+            timeline=TimelineMetrics(total_elapsed_time_ms=elapsed),
+            audio=AudioMetrics(total_audio_received_ms=elapsed),
+            llm=llm,
+            tts=tts,
+            interactly_player=PlayerMetrics(wait_time_ms=round(player_wait_ms)),
+            hang=HangMetrics(waited_ms=round(hang_waited)) if hang_waited is not None else UNSET,
+        )
+        message = Message(
+            message_id=message_id,
+            role="assistant",
+            text=text,
+            timestamp=round(now),
+            metrics=metrics,
+        )
+        self._history.append(message)
+        self._emit_conversation(now)
+
+    def _tts_record(self, tts: TtsMetrics, text: str) -> None:
+        latency = tts.generation_time_ms if isinstance(tts.generation_time_ms, int | float) else 0
+        self.ledger.tts.append(TtsRecord(float(latency), tts.is_cache_playing is True, len(text)))
+
+    def _emit_error(
+        self,
+        kind: str,
+        code: str,
+        message: str,
+        provider: str,
+        retryable: bool,
+        details: dict[str, Any] | None,  # Any: provider-specific JSON
+    ) -> None:
+        self._require_live()
+        if not provider:  # the provider the assistant is configured with
+            llm = self.assistant.assistant_provider
+            provider = stt_vendor(self.assistant) if kind == "stt_error" else ""
+            provider = provider or (llm if kind == "llm_error" and isinstance(llm, str) else "")
+        self._error_codes.append(code)
+        now = self._scheduler.now_ms()
+        self._emit(
+            ErrorEvent(
+                timestamp=round(now),
+                call=self._call,
+                assistant=self._views.for_event(EventType.ERROR),
+                messages=self._history.bare(),
+                phone=self._phone,
+                customer=self._customer,
+                analysis=Analysis(),
+                error=ErrorInfo(
+                    type=kind,
+                    code=code,
+                    message=message,
+                    provider=provider,
+                    retryable=retryable,
+                    details=details if details is not None else {},
+                ),
+            )
+        )
+
+    # -- hang timer -----------------------------------------------------------------------
+
+    def _start_hang(self, user_message_id: str, now: float) -> None:
+        self._cancel_hang()
+        pending = Pending(user_message_id, now, now + self.hang_threshold_ms)
+        pending.timer = self._scheduler.call_later(self.hang_threshold_ms, self._on_hang_timer)
+        self._pending = pending
+
+    def _cancel_hang(self) -> None:
+        if self._pending is not None and self._pending.timer is not None:
+            self._pending.timer.cancel()
+        self._pending = None
+
+    def _on_hang_timer(self) -> None:
+        pending = self._pending
+        if (
+            pending is None
+            or pending.hanged
+            or self._status
+            not in (
+                CallStatus.ONGOING,
+                CallStatus.FORWARDED,
+            )
+        ):
+            return
+        now = self._scheduler.now_ms()
+        if now < pending.deadline:  # a timer may fire a hair early; wait out the rest
+            pending.timer = self._scheduler.call_later(pending.deadline - now, self._on_hang_timer)
+            return
+        self._fire_hang(pending, now)
+
+    def _fire_hang(self, pending: Pending, now: float) -> None:
+        pending.hanged = True
+        pending.timer = None
+        self.ledger.hangs += 1
+        waited = now - pending.ended_at
+        logger.info("engine.hang %s %s waited_ms=%d", self.call_id, pending.user_message_id, waited)
+        self._emit(
+            HangEvent(
+                timestamp=round(now),
+                call=self._call,
+                assistant=self._views.for_event(EventType.HANG),
+                messages=self._history.compact(),
+                phone=self._phone,
+                customer=self._customer,
+                analysis=Analysis(),
+                hang=HangInfo(
+                    pending_message_id=pending.user_message_id,
+                    waited_ms=round(waited),
+                    threshold_ms=self.hang_threshold_ms,
+                    stage="tts" if pending.responding else "llm",
+                ),
+            )
+        )
+
+    # -- bot turns ------------------------------------------------------------------------
+
+    def _close_bot_turns(self, response: Response, segments: tuple[Segment, ...]) -> None:
+        """Record the played stretches of ``response``, which stops playing now."""
+        assert response.audio_at is not None
+        start = self._elapsed(response.audio_at)
+        end = self._elapsed(self._scheduler.now_ms())
+        if not segments:
+            self.ledger.bot_turns.append(
+                BotTurnRecord(start, end, response.audio_ms, response.user_message_id)
+            )
+            return
+        for index, segment in enumerate(segments):
+            last = index == len(segments) - 1
+            stop = end if last else min(start + segment.played_ms, end)
+            self.ledger.bot_turns.append(
+                BotTurnRecord(start, stop, segment.audio_ms, response.user_message_id)
+            )
+            start = stop
+
+    # -- the end --------------------------------------------------------------------------
+
+    def _final_call(self, now: float) -> Call:
+        start = self._answered_at if self._answered_at is not None else self._created_at
+        return final_call(
+            self._call,
+            start_ms=start,
+            end_ms=now,
+            duration_ms=now - self._answered_at if self._answered_at is not None else 0,
+            ended_by=self.ended_by.value if self.ended_by else "",
+        )
+
+    def _finish(self, *, failed: bool) -> None:
+        if self._pending is not None:
+            self._cancel_hang()
+        if self._max_timer is not None:
+            self._max_timer.cancel()
+        call = AnalysisInput(
+            call_id=self.call_id,
+            assistant=self.assistant,
+            messages=tuple(self._history.bare()),
+            system_prompt=self._render(self.assistant.assistant_system_prompt),
+            ended_by=self.ended_by.value if self.ended_by else "",
+            failed=failed,
+            hangs=self.ledger.hangs,
+            error_codes=tuple(self._error_codes),
+            dynamic_variables=self.variables,
+        )
+        ended_at = self._scheduler.now_ms()
+        self._scheduler.spawn(self._report(call, ended_at), name=f"callhook.report.{self.call_id}")
+
+    async def _report(self, call: AnalysisInput, ended_at: float) -> None:
+        try:
+            analysis = await self._analyzer.analyze(call)
+        except Exception:  # the report must go out; analysis is best effort
+            logger.exception("engine.analysis_failed %s", self.call_id)
+            analysis = Analysis(summary="", success_evaluation="", structured_data={}, outcome="")
+        report = build_report(
+            self._final_call(ended_at),
+            ledger=self.ledger,
+            config=self.config,
+            assistant=self.assistant,
+            assistant_view=self._views.for_event(EventType.END_OF_CALL_REPORT),
+            messages=self._history.bare(),
+            phone=self._phone,
+            customer=self._customer,
+            analysis=analysis,
+            now=self._scheduler.now_ms(),
+            duration_ms=ended_at - self._answered_at if self._answered_at is not None else 0,
+        )
+        self.report = report
+        self._emit(report)
