@@ -269,7 +269,7 @@ def main() -> None:
         "--gc",
         choices=["freeze", "default"],
         default="freeze",
-        help="freeze: gc.freeze() every second, as README advises for big emitters; default: untouched",
+        help="freeze: gc.freeze() every second (README advice for big emitters); default: off",
     )
     args = parser.parse_args()
     raise SystemExit(
