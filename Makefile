@@ -18,8 +18,8 @@ demo: $(BIN)/.installed
 	$(BIN)/callhook validate $(FIXTURES)/*.json
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

@@ -4,10 +4,69 @@ from __future__ import annotations
 
 import callhook
 import callhook.events
+import callhook.receiver
+import callhook.store
 
 
 def test_callhook_exports() -> None:
-    assert callhook.__all__ == ["CallhookError", "DecodeError", "__version__"]
+    assert callhook.__all__ == [
+        "CallhookError",
+        "ConfigError",
+        "DecodeError",
+        "StorageError",
+        "VerificationError",
+        "__version__",
+    ]
+
+
+def test_store_exports_are_sorted_and_exact() -> None:
+    names = callhook.store.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n.islower(), n))
+    assert names == [
+        "DEFAULT_MAX_DEPTH",
+        "DEFAULT_URL",
+        "STATUS_RANK",
+        "CallFilter",
+        "CallState",
+        "Incoming",
+        "InvalidCursor",
+        "Outcome",
+        "Page",
+        "Store",
+        "Writer",
+        "get_call",
+        "head_revision",
+        "list_calls",
+        "list_errors",
+        "list_events",
+        "list_hangs",
+        "list_messages",
+        "list_unattributed",
+        "make_engine",
+        "merge",
+        "metadata",
+        "normalize_url",
+        "parse_event",
+        "upgrade",
+    ]
+    for name in names:
+        assert getattr(callhook.store, name) is not None
+
+
+def test_receiver_exports_are_sorted_and_exact() -> None:
+    assert callhook.receiver.__all__ == [
+        "AuthMiddleware",
+        "AuthMode",
+        "LimitsMiddleware",
+        "ReceiverApp",
+        "ReceiverConfig",
+        "ReceiverMetrics",
+        "create_app",
+        "load_config",
+        "serve",
+    ]
+    for name in callhook.receiver.__all__:
+        assert getattr(callhook.receiver, name) is not None
 
 
 def test_events_exports_are_sorted_and_exact() -> None:
@@ -78,11 +137,109 @@ def test_events_exports_are_sorted_and_exact() -> None:
         "decode_lazy",
         "decode_message",
         "encode",
-        "extra_fields",
         "json_schema",
         "parse_message_id",
+        "unknown_keys",
         "user_message_id",
         "welcome_message_id",
     }
     for name in names:
         assert getattr(callhook.events, name) is not None
+
+
+def test_monitor_exports_are_sorted_and_exact() -> None:
+    import callhook.monitor
+
+    names = callhook.monitor.__all__
+    assert names == sorted(names)
+    assert names == [
+        "Alert",
+        "AlertSink",
+        "AlertSinkError",
+        "AlertState",
+        "AlertStore",
+        "CallRecord",
+        "CallSentiment",
+        "Condition",
+        "Dimension",
+        "EmailSink",
+        "EmailSinkConfig",
+        "EventRuleConfig",
+        "HangImpact",
+        "HangOutcome",
+        "ImpactConfig",
+        "InMemoryAlertStore",
+        "IncidentKind",
+        "IncidentRecord",
+        "LogSink",
+        "LogSinkConfig",
+        "Monitor",
+        "MonitorClosedError",
+        "MonitorConfig",
+        "MonitorConfigError",
+        "MonitorCore",
+        "MonitorStats",
+        "Notice",
+        "NoticeKind",
+        "Outcome",
+        "PatternRow",
+        "RemediationConfig",
+        "RemediationError",
+        "Remediator",
+        "RuleConfig",
+        "RuleId",
+        "RulesConfig",
+        "SayAction",
+        "SentimentPoint",
+        "SentimentScorer",
+        "Severity",
+        "SinkConfig",
+        "StaleCallsConfig",
+        "WebhookAction",
+        "WebhookSink",
+        "WebhookSinkConfig",
+        "analyze_patterns",
+        "build_sinks",
+        "length_band",
+        "load_config",
+        "notice_json",
+    ]
+    for name in names:
+        assert getattr(callhook.monitor, name) is not None
+
+
+def test_monitor_errors_are_callhook_errors() -> None:
+    import callhook.monitor as m
+
+    for error in (m.AlertSinkError, m.MonitorClosedError, m.MonitorConfigError, m.RemediationError):
+        assert issubclass(error, callhook.CallhookError)
+
+
+def test_engine_exports_are_sorted_and_exact() -> None:
+    import callhook.engine
+
+    names = callhook.engine.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n.islower(), n))
+    assert names == [
+        "REDACTED",
+        "AnalysisInput",
+        "Analyzer",
+        "AsyncioScheduler",
+        "CallParams",
+        "CallSession",
+        "ChatCompletionsAnalyzer",
+        "EndTrigger",
+        "EngineConfig",
+        "EngineError",
+        "EventSink",
+        "FakeScheduler",
+        "ListSink",
+        "OfflineAnalyzer",
+        "Prices",
+        "Scheduler",
+        "Segment",
+        "TimerHandle",
+        "render_variables",
+    ]
+    for name in names:
+        assert getattr(callhook.engine, name) is not None

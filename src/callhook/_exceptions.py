@@ -4,15 +4,25 @@ Every error is a ``CallhookError``; catch the branch you can act on::
 
     CallhookError
      ├── DecodeError        a payload is not a valid event (names the JSON path)
+     ├── VerificationError  a webhook request failed authentication (names the reason)
+     ├── StorageError       the database refused or could not be reached (names the URL, call id)
+     ├── ConfigError        the receiver's configuration is unusable (names the setting)
      └── EngineError        a call session was told something impossible (names the call id)
 
-Later parts of callhook add their branches here (verification, delivery, storage), each
-carrying the call id, event type, URL or JSON path it concerns.
+Later parts of callhook add their branches here (delivery), each carrying the call id, event
+type, URL or JSON path it concerns.
 """
 
 from __future__ import annotations
 
-__all__ = ["CallhookError", "DecodeError", "EngineError"]
+__all__ = [
+    "CallhookError",
+    "ConfigError",
+    "DecodeError",
+    "EngineError",
+    "StorageError",
+    "VerificationError",
+]
 
 
 class CallhookError(Exception):
@@ -32,6 +42,37 @@ class DecodeError(CallhookError):
         self.source = source
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{reason} - at `{path}`")
+
+
+class VerificationError(CallhookError):
+    """A webhook request is not authenticated: missing or wrong secret, or a bad signature.
+
+    ``reason`` is safe to send back to the caller; it never contains a secret.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class StorageError(CallhookError):
+    """The store could not do what was asked (bad URL, database unreachable, closed store).
+
+    ``url`` is the database URL with any password hidden; ``call_id`` the call concerned.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, call_id: str | None = None) -> None:
+        self.url = url
+        self.call_id = call_id
+        super().__init__(message)
+
+
+class ConfigError(CallhookError):
+    """A setting is missing or invalid; ``setting`` names it, the message says how to fix it."""
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        self.setting = setting
+        super().__init__(message)
 
 
 class EngineError(CallhookError):

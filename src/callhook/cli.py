@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from callhook import __version__
-from callhook._exceptions import DecodeError
+from callhook._exceptions import CallhookError, DecodeError
 from callhook.events import EventType, decode, json_schema
 
 app = typer.Typer(
@@ -86,6 +86,58 @@ def schema(
         typer.echo(f"Unknown event type {event_type!r}; use one of: {names}", err=True)
         raise typer.Exit(2)
     typer.echo(json.dumps(json_schema(event_type), indent=2))
+
+
+db_app = typer.Typer(help="Manage the receiver's database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+_DB_HELP = "Database URL: sqlite:///file.sqlite3 (default ./callhook.sqlite3) or postgresql://..."
+
+
+@app.command()
+def serve(
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [8000].")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config file (see README).")
+    ] = None,
+) -> None:
+    """Receive webhook events: store them and answer queries (migrates the database first)."""
+    from callhook.receiver import load_config
+    from callhook.receiver import serve as run
+
+    try:
+        settings = load_config(config, database_url=db, host=host, port=port)
+        settings.check()
+    except CallhookError as exc:
+        typer.echo(f"ERROR {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        run(settings)
+    except CallhookError as exc:
+        typer.echo(f"ERROR {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config file (see README).")
+    ] = None,
+) -> None:
+    """Apply pending schema migrations."""
+    from callhook.receiver import load_config
+    from callhook.store import head_revision, upgrade
+
+    try:
+        settings = load_config(config, database_url=db)
+        upgrade(settings.database_url)
+    except CallhookError as exc:
+        typer.echo(f"ERROR {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"OK    database at revision {head_revision()}")
 
 
 def main() -> None:

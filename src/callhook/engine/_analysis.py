@@ -16,7 +16,8 @@ from callhook.events import UNSET, Analysis, AnalysisTask, Assistant, AssistantA
 
 __all__ = ["AnalysisInput", "Analyzer", "OfflineAnalyzer", "transcript"]
 
-_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
+_ABBREVIATION = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|St|Prof|Jr|Sr|vs|No)\.$")
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _STOPWORDS = frozenset(
     (
@@ -149,7 +150,7 @@ def summarize(messages: Sequence[Message], *, user_sentences: int = 2) -> str:
     """An extractive summary: the most informative user sentences, then the assistant's last."""
     scored: list[tuple[int, int, str]] = []
     for index, message in enumerate(m for m in messages if m.role == "user"):
-        for sentence in _SENTENCE.findall(message.text if isinstance(message.text, str) else ""):
+        for sentence in sentences(message.text if isinstance(message.text, str) else ""):
             words = [w for w in _WORD.findall(sentence.lower()) if w not in _STOPWORDS]
             if words:
                 scored.append((len(words), -index, sentence.strip()))
@@ -171,6 +172,17 @@ def summarize(messages: Sequence[Message], *, user_sentences: int = 2) -> str:
 
 def _bare(sentence: str) -> str:
     return sentence.strip().rstrip(".!?")
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut into sentences, not after common abbreviations (``Dr.``)."""
+    result: list[str] = []
+    for piece in _SENTENCE_END.split(text.strip()):
+        if result and _ABBREVIATION.search(result[-1]):
+            result[-1] = f"{result[-1]} {piece}"
+        else:
+            result.append(piece)
+    return [sentence for sentence in result if sentence]
 
 
 def evaluate(score: float, task: AnalysisTask | Any) -> str:  # Any: an UNSET or None field

@@ -13,9 +13,19 @@ from typing import Any
 
 import msgspec
 
-from callhook.events import UNSET, Assistant, AssistantServer, EventType
+from callhook.events import (
+    UNSET,
+    Assistant,
+    AssistantServer,
+    EventType,
+    SpeechConfig,
+    SttConfig,
+    TtsConfig,
+    VoiceConfig,
+)
 
 __all__ = ["REDACTED", "AssistantViews", "redact", "render_variables"]
+
 
 #: What replaces a secret value in emitted payloads.
 REDACTED = "[REDACTED]"
@@ -72,7 +82,8 @@ def render_variables(template: str, variables: Mapping[str, Any]) -> str:
 
 
 def redact(assistant: Assistant) -> Assistant:
-    """``assistant`` with ``assistantServer.secret`` and header values replaced by REDACTED."""
+    """``assistant`` with ``assistantServer.secret``, ``signingSecret`` and header values
+    replaced by REDACTED (header names are kept)."""
     server = assistant.assistant_server
     if not isinstance(server, AssistantServer):
         return assistant
@@ -81,6 +92,10 @@ def redact(assistant: Assistant) -> Assistant:
         changes["secret"] = REDACTED
     if isinstance(server.headers, dict) and server.headers:
         changes["headers"] = dict.fromkeys(server.headers, REDACTED)
+    if isinstance(server.signing_secret, str) and server.signing_secret:
+        changes["signing_secret"] = REDACTED
+    elif isinstance(server.signing_secret, list) and server.signing_secret:
+        changes["signing_secret"] = [REDACTED] * len(server.signing_secret)
     if not changes:
         return assistant
     return msgspec.structs.replace(
@@ -112,3 +127,27 @@ class AssistantViews:
 
     def for_event(self, event_type: EventType) -> Assistant:
         return self.by_type.get(event_type, self.full)
+
+
+def _speech(assistant: Assistant) -> SpeechConfig | None:
+    config = assistant.config
+    if isinstance(config, VoiceConfig) and isinstance(config.speech, SpeechConfig):
+        return config.speech
+    return None
+
+
+def stt_vendor(assistant: Assistant) -> str:
+    """The speech-to-text vendor (``config.speech.stt.vendor``), or ``""``."""
+    speech = _speech(assistant)
+    stt = speech.stt if speech is not None else None
+    return stt.vendor if isinstance(stt, SttConfig) and isinstance(stt.vendor, str) else ""
+
+
+def tts_vendor(assistant: Assistant) -> str:
+    """The default voice's vendor (``config.speech.ttsData``), or ``""``."""
+    speech = _speech(assistant)
+    voices = speech.tts_data if speech is not None else None
+    if not isinstance(voices, list) or not voices:
+        return ""
+    chosen = next((v for v in voices if v.default is True), voices[0])
+    return chosen.vendor if isinstance(chosen, TtsConfig) and isinstance(chosen.vendor, str) else ""

@@ -14,7 +14,7 @@ from typing import Any
 
 from callhook._exceptions import EngineError
 from callhook.engine._analysis import AnalysisInput, Analyzer, OfflineAnalyzer
-from callhook.engine._assistant import AssistantViews, render_variables
+from callhook.engine._assistant import AssistantViews, render_variables, stt_vendor
 from callhook.engine._config import CallParams, EndTrigger, EngineConfig, Segment
 from callhook.engine._ledger import BotTurnRecord, Ledger, TtsRecord
 from callhook.engine._messages import CallStatus, History, base_call, status_call
@@ -29,6 +29,8 @@ from callhook.events import (
     ConversationUpdate,
     Customer,
     Envelope,
+    ErrorEvent,
+    ErrorInfo,
     Event,
     EventType,
     HangEvent,
@@ -89,6 +91,16 @@ def played_text(text: str, played_ms: float, audio_ms: float) -> str:
     return head.rstrip()
 
 
+_RNG: list[random.Random] = []
+
+
+def _shared_rng() -> random.Random:
+    """One generator for every session not given its own (a Random is ~2.5 KB)."""
+    if not _RNG:
+        _RNG.append(random.Random())
+    return _RNG[0]
+
+
 class SessionCore:
     def __init__(
         self,
@@ -118,7 +130,7 @@ class SessionCore:
         self._scheduler = scheduler
         self._sink = sink
         self._analyzer = analyzer or OfflineAnalyzer()
-        self._rng = rng or random.Random()
+        self._rng = rng or _shared_rng()
         self._views = AssistantViews.build(assistant, redact_secrets=config.redact_secrets)
         self._base = base_call(params, assistant_id)
         self._phone = Phone(provider=PhoneProvider(name=params.phone_provider))
@@ -133,6 +145,7 @@ class SessionCore:
         self._pending: Pending | None = None
         self._response: Response | None = None
         self._skipped: list[SkippedMessage] = []
+        self._chunks_seen = 0
         self._deferred: list[tuple[str, dict[str, Any]]] = []  # Any: user-turn keyword args
         self._max_timer: TimerHandle | None = None
         self._ending = False
@@ -219,6 +232,42 @@ class SessionCore:
         latency = tts.generation_time_ms if isinstance(tts.generation_time_ms, int | float) else 0
         self.ledger.tts.append(TtsRecord(float(latency), tts.is_cache_playing is True, len(text)))
 
+    def _emit_error(
+        self,
+        kind: str,
+        code: str,
+        message: str,
+        provider: str,
+        retryable: bool,
+        details: dict[str, Any] | None,  # Any: provider-specific JSON
+    ) -> None:
+        self._require_live()
+        if not provider:  # the provider the assistant is configured with
+            llm = self.assistant.assistant_provider
+            provider = stt_vendor(self.assistant) if kind == "stt_error" else ""
+            provider = provider or (llm if kind == "llm_error" and isinstance(llm, str) else "")
+        self._error_codes.append(code)
+        now = self._scheduler.now_ms()
+        self._emit(
+            ErrorEvent(
+                timestamp=round(now),
+                call=self._call,
+                assistant=self._views.for_event(EventType.ERROR),
+                messages=self._history.bare(),
+                phone=self._phone,
+                customer=self._customer,
+                analysis=Analysis(),
+                error=ErrorInfo(
+                    type=kind,
+                    code=code,
+                    message=message,
+                    provider=provider,
+                    retryable=retryable,
+                    details=details if details is not None else {},
+                ),
+            )
+        )
+
     # -- hang timer -----------------------------------------------------------------------
 
     def _start_hang(self, user_message_id: str, now: float) -> None:
@@ -261,7 +310,7 @@ class SessionCore:
                 timestamp=round(now),
                 call=self._call,
                 assistant=self._views.for_event(EventType.HANG),
-                messages=list(self._history.compact),
+                messages=self._history.compact(),
                 phone=self._phone,
                 customer=self._customer,
                 analysis=Analysis(),
@@ -314,7 +363,7 @@ class SessionCore:
         call = AnalysisInput(
             call_id=self.call_id,
             assistant=self.assistant,
-            messages=tuple(self._history.bare),
+            messages=tuple(self._history.bare()),
             system_prompt=self._render(self.assistant.assistant_system_prompt),
             ended_by=self.ended_by.value if self.ended_by else "",
             failed=failed,
@@ -337,7 +386,7 @@ class SessionCore:
             config=self.config,
             assistant=self.assistant,
             assistant_view=self._views.for_event(EventType.END_OF_CALL_REPORT),
-            messages=list(self._history.bare),
+            messages=self._history.bare(),
             phone=self._phone,
             customer=self._customer,
             analysis=analysis,

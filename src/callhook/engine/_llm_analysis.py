@@ -34,6 +34,7 @@ __all__ = ["ChatCompletionsAnalyzer"]
 logger = logging.getLogger("callhook.engine")
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+_DESCRIPTIVE = "A scale of Excellent, Good, Fair, Poor."
 _DEFAULT_PROMPTS = {
     "summary": "Summarize the call transcript in 2-3 sentences.",
     "successEvaluation": "Evaluate whether the call met the objectives of the system prompt.",
@@ -128,8 +129,9 @@ class ChatCompletionsAnalyzer:
         settings = task if isinstance(task, AnalysisTask) else AnalysisTask()
         system = settings.prompt if isinstance(settings.prompt, str) and settings.prompt else ""
         system = system or _DEFAULT_PROMPTS[name]
-        if name == "successEvaluation" and isinstance(settings.rubric_description, str):
-            system += f"\n\nRubric: {settings.rubric_description}"
+        if name == "successEvaluation":
+            rubric = settings.rubric_description
+            system += f"\n\nRubric: {rubric if isinstance(rubric, str) else _DESCRIPTIVE}"
         if name == "structuredData":
             system += f"\n\nJSON Schema:\n{json.dumps(settings.schema)}"
         model = settings.model or self._model or call.assistant.assistant_model or ""

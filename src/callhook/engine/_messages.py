@@ -15,20 +15,34 @@ from typing import Any
 import msgspec
 
 from callhook.engine._config import CallParams
+from callhook.engine._ledger import UserTurnRecord
 from callhook.events import (
     UNSET,
     AssistantOverrides,
+    AudioMetrics,
     Call,
     CallAnalysis,
+    EouMetrics,
     Message,
     MessageMetrics,
     Monitor,
     Recording,
+    SkippedMessage,
     SttMetrics,
+    TimelineMetrics,
     TtsMetrics,
 )
 
-__all__ = ["CallStatus", "History", "base_call", "iso", "merge", "status_call"]
+__all__ = [
+    "AudioHealth",
+    "CallStatus",
+    "History",
+    "base_call",
+    "iso",
+    "merge",
+    "status_call",
+    "user_turn",
+]
 
 
 class CallStatus(enum.StrEnum):
@@ -97,23 +111,24 @@ def merge(reported: Any, **computed: Any) -> Any:  # Any: one of the metrics Str
 
 @dataclass(slots=True)
 class History:
-    """The messages so far, kept in the three shapes the events carry."""
+    """The messages so far. Only the full shape is kept: a session holds few objects, and the
+    shorter shapes (hang, error, report: rare events) are derived when needed."""
 
     full: list[Message] = field(default_factory=list)
-    compact: list[Message] = field(default_factory=list)
-    bare: list[Message] = field(default_factory=list)
 
     def append(self, message: Message) -> None:
         self.full.append(message)
-        self.compact.append(_compact(message))
-        self.bare.append(
-            Message(
-                message_id=message.message_id,
-                role=message.role,
-                text=message.text,
-                timestamp=message.timestamp,
-            )
-        )
+
+    def compact(self) -> list[Message]:
+        """The messages as hang events carry them."""
+        return [_compact(message) for message in self.full]
+
+    def bare(self) -> list[Message]:
+        """The messages as error events and the end-of-call report carry them."""
+        return [
+            Message(message_id=m.message_id, role=m.role, text=m.text, timestamp=m.timestamp)
+            for m in self.full
+        ]
 
     @property
     def last_timestamp(self) -> float | None:
@@ -144,3 +159,95 @@ def _compact(message: Message) -> Message:
                 )
             )
     return msgspec.structs.replace(message, metrics=compact if compact else UNSET)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioHealth:
+    """Inbound audio problems the platform reported, for the ``audio`` group of a user turn."""
+
+    delayed_in_turn: int
+    delayed_total: int
+    delay_in_turn_ms: float
+    delay_total_ms: float
+    lost_total: int
+
+
+def user_turn(
+    message_id: str,
+    *,
+    text: str,
+    now: float,
+    call_start: float,
+    previous: float | None,
+    health: AudioHealth,
+    skipped: list[SkippedMessage],
+    stt: SttMetrics | None,
+    audio: AudioMetrics | None,
+    eou: EouMetrics | None,
+    speech_started_at: float | None,
+    speech_ended_at: float | None,
+    eou_probability: float | None,
+) -> tuple[Message, UserTurnRecord]:
+    """A finalised user message and its turn record; reported figures win over computed ones.
+
+    Computed: timeline; stt timestamp, offsets, duration, relative latency (from the speech
+    start/end, else ``stt.durationMs``); audio from the reported chunk delays and losses; EOU
+    turn detection time (finalised - end of speech). ``confidence`` and ``vadMs`` only when
+    reported.
+    """
+    elapsed = round(now - call_start)
+    offset = round(now - previous) if previous is not None else elapsed
+    until = speech_ended_at if speech_ended_at is not None else now
+    stt = stt or SttMetrics()
+    since = speech_started_at
+    if since is None and isinstance(stt.duration_ms, int | float):
+        since = until - stt.duration_ms
+    since = since if since is not None else until
+    stt = merge(
+        stt,
+        timestamp_ms=round(now),
+        start_offset_ms=round(since - call_start),
+        end_offset_ms=round(until - call_start),
+        duration_ms=round(until - since),
+        relative_latency_ms=round(now - until),
+    )
+    audio = merge(
+        audio or AudioMetrics(),
+        delayed_packets_per_turn_count=health.delayed_in_turn,
+        delayed_packets_cumulative_count=health.delayed_total,
+        lost_packets_cumulative_count=health.lost_total,
+        audio_delay_per_turn_ms=round(health.delay_in_turn_ms),
+        audio_delay_cumulative_ms=round(health.delay_total_ms),
+        offset_from_previous_turn_ms=offset,
+        total_audio_received_ms=elapsed,
+    )
+    eou = merge(eou or EouMetrics(), turn_detection_time_ms=round(now - until), queue_latency_ms=0)
+    message = Message(
+        message_id=message_id,
+        role="user",
+        text=text,
+        timestamp=round(now),
+        metrics=MessageMetrics(
+            timeline=TimelineMetrics(
+                offset_from_previous_turn_ms=offset, total_elapsed_time_ms=elapsed
+            ),
+            audio=audio,
+            stt=stt,
+            interactly_eou=eou,
+        ),
+        skipped_assistant_messages=skipped,
+    )
+    record = UserTurnRecord(
+        message_id,
+        start=since - call_start,
+        end=now - call_start,
+        stt_latency_ms=_number(stt.timestamp_ms, minus=until),
+        stt_relative_latency_ms=_number(stt.relative_latency_ms),
+        confidence=_number(stt.confidence),
+        eou_probability=eou_probability,
+    )
+    return message, record
+
+
+def _number(value: Any, *, minus: float = 0.0) -> float | None:  # Any: an optional wire number
+    return float(value) - minus if isinstance(value, int | float) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from callhook.engine._assistant import stt_vendor, tts_vendor
 from callhook.engine._config import EngineConfig
 from callhook.engine._ledger import Ledger
 from callhook.engine._messages import iso
@@ -22,10 +23,6 @@ from callhook.events import (
     Phone,
     PhoneProvider,
     Recording,
-    SpeechConfig,
-    SttConfig,
-    TtsConfig,
-    VoiceConfig,
 )
 
 __all__ = ["build_report", "final_call"]
@@ -66,8 +63,8 @@ def build_report(
     inputs = CostInputs(
         duration_ms=duration_ms,
         phone_provider=_provider_name(phone),
-        stt_vendor=_stt_vendor(assistant),
-        tts_vendor=_tts_vendor(assistant),
+        stt_vendor=stt_vendor(assistant),
+        tts_vendor=tts_vendor(assistant),
         llm_provider=assistant.assistant_provider
         if isinstance(assistant.assistant_provider, str)
         else "",
@@ -103,25 +100,3 @@ def _provider_name(phone: Phone) -> str:
     if isinstance(provider, PhoneProvider) and isinstance(provider.name, str):
         return provider.name
     return ""
-
-
-def _speech(assistant: Assistant) -> SpeechConfig | None:
-    config = assistant.config
-    if isinstance(config, VoiceConfig) and isinstance(config.speech, SpeechConfig):
-        return config.speech
-    return None
-
-
-def _stt_vendor(assistant: Assistant) -> str:
-    speech = _speech(assistant)
-    stt = speech.stt if speech is not None else None
-    return stt.vendor if isinstance(stt, SttConfig) and isinstance(stt.vendor, str) else ""
-
-
-def _tts_vendor(assistant: Assistant) -> str:
-    speech = _speech(assistant)
-    voices = speech.tts_data if speech is not None else None
-    if not isinstance(voices, list) or not voices:
-        return ""
-    chosen = next((v for v in voices if v.default is True), voices[0])
-    return chosen.vendor if isinstance(chosen, TtsConfig) and isinstance(chosen.vendor, str) else ""

@@ -15,21 +15,14 @@ from typing import Any
 from callhook._exceptions import EngineError
 from callhook.engine._config import EndTrigger, Segment
 from callhook.engine._core import Response, SessionCore, played_text
-from callhook.engine._ledger import BotTurnRecord, UserTurnRecord
-from callhook.engine._messages import CallStatus, merge, status_call
+from callhook.engine._ledger import BotTurnRecord
+from callhook.engine._messages import AudioHealth, CallStatus, merge, status_call, user_turn
 from callhook.events import (
-    Analysis,
     AudioMetrics,
     EouMetrics,
-    ErrorEvent,
-    ErrorInfo,
-    EventType,
     LlmMetrics,
-    Message,
-    MessageMetrics,
     SkippedMessage,
     SttMetrics,
-    TimelineMetrics,
     TtsMetrics,
     assistant_message_id,
     user_message_id,
@@ -53,6 +46,12 @@ class CallSession(SessionCore):
     ``forwarded()`` (optional) → ``ended(by)``; or ``failed_to_start(reason)`` before the answer.
     Each status change emits a status-update; ``ended``/``failed_to_start`` then produce the
     end-of-call report once. After the end every method but ``ended`` raises ``EngineError``.
+
+    ``CallSession(assistant, params, *, scheduler, sink, config=None, analyzer=None, rng=None)``:
+    the assistant as configured (secrets are redacted in payloads, not here), the call's
+    ``CallParams``, the ``Scheduler`` giving time and timers, the ``EventSink`` receiving each
+    event synchronously, ``EngineConfig`` (hang threshold, prices, redaction), the ``Analyzer``
+    of the report (``OfflineAnalyzer`` by default) and the RNG of assistant messageIds.
     """
 
     # -- what the platform may ask -------------------------------------------------------
@@ -233,89 +232,36 @@ class CallSession(SessionCore):
         self._accept_user_turn(message_id, **kwargs)
         return message_id
 
-    def _accept_user_turn(
-        self,
-        message_id: str,
-        *,
-        text: str,
-        stt: SttMetrics | None,
-        audio: AudioMetrics | None,
-        eou: EouMetrics | None,
-        speech_started_at: float | None,
-        speech_ended_at: float | None,
-        eou_probability: float | None,
-    ) -> None:
+    def _accept_user_turn(self, message_id: str, **kwargs: Any) -> None:  # Any: see above
         now = self._scheduler.now_ms()
         if self._response is not None:  # spoken over a response: an implicit barge-in
             self._barge_in(now)
-        elapsed = round(self._elapsed(now))
-        previous = self._history.last_timestamp
-        offset = round(now - previous) if previous is not None else elapsed
-        spoke_until = speech_ended_at if speech_ended_at is not None else now
-        spoke_from = speech_started_at
-        stt = stt or SttMetrics()
-        if spoke_from is None and isinstance(stt.duration_ms, int | float):
-            spoke_from = spoke_until - stt.duration_ms
-        spoke_from = spoke_from if spoke_from is not None else spoke_until
-        stt = merge(
-            stt,
-            timestamp_ms=round(now),
-            start_offset_ms=round(self._elapsed(spoke_from)),
-            end_offset_ms=round(self._elapsed(spoke_until)),
-            duration_ms=round(spoke_until - spoke_from),
-            vad_ms=0,
-            relative_latency_ms=round(now - spoke_until),
-            confidence=1.0,
+        start = self._answered_at if self._answered_at is not None else self._created_at
+        chunks = self.ledger.delayed_chunks
+        fresh = chunks[self._chunks_seen :]
+        self._chunks_seen = len(chunks)
+        health = AudioHealth(
+            delayed_in_turn=len(fresh),
+            delayed_total=len(chunks),
+            delay_in_turn_ms=sum(latency for _, latency in fresh),
+            delay_total_ms=sum(latency for _, latency in chunks),
+            lost_total=self.ledger.dropped_chunks,
         )
-        audio = merge(
-            audio or AudioMetrics(),
-            delayed_packets_per_turn_count=0,
-            delayed_packets_cumulative_count=0,
-            lost_packets_cumulative_count=self.ledger.dropped_chunks,
-            audio_delay_per_turn_ms=0,
-            audio_delay_cumulative_ms=0,
-            offset_from_previous_turn_ms=offset,
-            total_audio_received_ms=elapsed,
-        )
-        eou = merge(eou or EouMetrics(), turn_detection_time_ms=round(now - spoke_until))
-        eou = merge(eou, queue_latency_ms=0)
-        message = Message(
-            message_id=message_id,
-            role="user",
-            text=text,
-            timestamp=round(now),
-            metrics=MessageMetrics(
-                timeline=TimelineMetrics(
-                    offset_from_previous_turn_ms=offset, total_elapsed_time_ms=elapsed
-                ),
-                audio=audio,
-                stt=stt,
-                interactly_eou=eou,
-            ),
-            skipped_assistant_messages=self._skipped,
+        message, record = user_turn(
+            message_id,
+            now=now,
+            call_start=start,
+            previous=self._history.last_timestamp,
+            health=health,
+            skipped=self._skipped,
+            **kwargs,
         )
         self._skipped = []
         self._history.append(message)
-        confidence = stt.confidence if isinstance(stt.confidence, int | float) else None
-        relative = stt.relative_latency_ms
-        self.ledger.user_turns.append(
-            UserTurnRecord(
-                message_id,
-                start=self._elapsed(spoke_from),
-                end=self._elapsed(now),
-                stt_latency_ms=float(stt.timestamp_ms) - spoke_until
-                if isinstance(stt.timestamp_ms, int | float)
-                else None,
-                stt_relative_latency_ms=float(relative)
-                if isinstance(relative, int | float)
-                else None,
-                confidence=float(confidence) if confidence is not None else None,
-                eou_probability=eou_probability,
-            )
-        )
+        self.ledger.user_turns.append(record)
         self._emit_conversation(now)
         self._start_hang(message_id, now)
-        if self._matches_end_phrase(text):
+        if self._matches_end_phrase(kwargs["text"]):
             self._ending = True
             if not self.end_call_message:
                 self.ended(EndTrigger.BOT)
@@ -467,9 +413,22 @@ class CallSession(SessionCore):
         retryable: bool = False,
         details: dict[str, Any] | None = None,  # Any: provider-specific JSON
     ) -> None:
-        """The LLM failed (emits an ``llm_error`` event). The hang timer keeps running."""
-        self._error("llm_error", code, message, provider, retryable, details)
+        """The LLM failed (emits an ``llm_error`` event). The hang timer keeps running.
+
+        A response started but not yet playing is dropped unless ``retryable`` (the user turn
+        may be answered by a new ``response_started``); user turns waiting for it go ahead.
+        """
+        self._emit_error("llm_error", code, message, provider, retryable, details)
         self.ledger.llm_errors += 1
+        response = self._response
+        if retryable or response is None or response.audio_at is not None:
+            return
+        self._response = None
+        if self._pending is not None:
+            self._pending.responding = False
+        deferred, self._deferred = self._deferred, []
+        for message_id, kwargs in deferred:
+            self._accept_user_turn(message_id, **kwargs)
 
     def stt_failed(
         self,
@@ -481,42 +440,8 @@ class CallSession(SessionCore):
         details: dict[str, Any] | None = None,  # Any: provider-specific JSON
     ) -> None:
         """Speech-to-text failed (emits an ``stt_error`` event)."""
-        self._error("stt_error", code, message, provider, retryable, details)
+        self._emit_error("stt_error", code, message, provider, retryable, details)
         self.ledger.stt_errors += 1
-
-    def _error(
-        self,
-        kind: str,
-        code: str,
-        message: str,
-        provider: str,
-        retryable: bool,
-        details: dict[str, Any] | None,  # Any: provider-specific JSON
-    ) -> None:
-        self._require_live()
-        if not provider and isinstance(self.assistant.assistant_provider, str):
-            provider = self.assistant.assistant_provider if kind == "llm_error" else ""
-        self._error_codes.append(code)
-        now = self._scheduler.now_ms()
-        self._emit(
-            ErrorEvent(
-                timestamp=round(now),
-                call=self._call,
-                assistant=self._views.for_event(EventType.ERROR),
-                messages=list(self._history.bare),
-                phone=self._phone,
-                customer=self._customer,
-                analysis=Analysis(),
-                error=ErrorInfo(
-                    type=kind,
-                    code=code,
-                    message=message,
-                    provider=provider,
-                    retryable=retryable,
-                    details=details if details is not None else {},
-                ),
-            )
-        )
 
     def audio_chunk_delayed(self, latency_ms: float) -> None:
         """An inbound audio chunk arrived ``latency_ms`` late (feeds ``callStats.userAudio``)."""

@@ -10,7 +10,7 @@ from callhook.events._assistant import (
     TtsConfig,
     VoiceConfig,
 )
-from callhook.events._base import UNSET, UnsetType, WireModel, extra_fields
+from callhook.events._base import UNSET, UnsetType, WireModel
 from callhook.events._call import (
     AssistantOverrides,
     BotTurn,
@@ -38,6 +38,7 @@ from callhook.events._codec import (
     decode_lazy,
     decode_message,
     encode,
+    unknown_keys,
 )
 from callhook.events._events import (
     Analysis,
@@ -143,9 +144,9 @@ __all__ = [
     "decode_lazy",
     "decode_message",
     "encode",
-    "extra_fields",
     "json_schema",
     "parse_message_id",
+    "unknown_keys",
     "user_message_id",
     "welcome_message_id",
 ]

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from callhook.events._base import UNSET, Number, Opt, WireModel
+from callhook.events._base import UNSET, Int64, Number, Opt, WireModel
 
 __all__ = [
     "AnalysisTask",
@@ -45,7 +45,12 @@ class AssistantAnalysis(WireModel, frozen=True):
 
 
 class AssistantServer(WireModel, frozen=True):
-    """Delivery configuration (SPEC §6). Echoed in payloads; callhook redacts its secrets."""
+    """Delivery configuration (SPEC §6). Echoed in payloads; callhook redacts its secrets.
+
+    ``max_retries`` and ``signing_secret`` are callhook extensions (SPEC §7): retries after the
+    first attempt (0 = Interactly's single attempt) and the Standard Webhooks secret
+    (``whsec_...``), or a list of them during key rotation.
+    """
 
     enabled: Opt[bool] = UNSET
     url: Opt[str] = UNSET
@@ -53,6 +58,8 @@ class AssistantServer(WireModel, frozen=True):
     secret: Opt[str] = UNSET
     headers: Opt[dict[str, str]] = UNSET
     messages: Opt[list[str]] = UNSET
+    max_retries: Opt[Int64] = UNSET
+    signing_secret: Opt[str | list[str]] = UNSET
 
 
 class SttConfig(WireModel, frozen=True):

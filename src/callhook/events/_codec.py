@@ -18,9 +18,17 @@ from callhook._exceptions import DecodeError
 from callhook.events._base import UNSET, Int64, Opt, UnsetType
 from callhook.events._call import Call
 from callhook.events._events import Envelope, Event, EventType, Message
-from callhook.events._extras import ExtrasIndex
+from callhook.events._extras import ExtrasIndex, Path
 
-__all__ = ["LazyEvent", "RawMessage", "decode", "decode_lazy", "decode_message", "encode"]
+__all__ = [
+    "LazyEvent",
+    "RawMessage",
+    "decode",
+    "decode_lazy",
+    "decode_message",
+    "encode",
+    "unknown_keys",
+]
 
 _ANY_DECODER = msgspec.json.Decoder()
 _ENCODER = msgspec.json.Encoder()
@@ -28,6 +36,7 @@ _EVENT_TYPE: Any = Envelope[Event]  # a parametrised generic, used as a runtime 
 _AT = re.compile(r"^(?P<reason>.*) - at `(?P<path>\$[^`]*)`$", re.DOTALL)
 _TYPE_NAMES = ", ".join(t.value for t in EventType)
 _EXTRAS = ExtrasIndex(_EVENT_TYPE)
+_UNKNOWN = "_unknown_keys"
 
 
 def decode(data: bytes | str, *, source: str | None = None) -> Envelope[Event]:
@@ -40,13 +49,15 @@ def decode(data: bytes | str, *, source: str | None = None) -> Envelope[Event]:
         envelope: Envelope[Event] = msgspec.convert(tree, _EVENT_TYPE)
     except msgspec.ValidationError as exc:
         raise _validation_error(exc, source) from None
-    _EXTRAS.collect(tree, envelope)
+    found = _EXTRAS.collect(tree, envelope)
+    if found:
+        envelope.__dict__[_UNKNOWN] = found
     return envelope
 
 
 def encode(envelope: Envelope[Event]) -> bytes:
     """Encode an envelope to JSON bytes, writing back any keys kept aside by ``decode``."""
-    found = _EXTRAS.find(envelope)
+    found: list[tuple[Path, dict[str, Any]]] | None = envelope.__dict__.get(_UNKNOWN)
     if not found:
         return _ENCODER.encode(envelope)
     tree = msgspec.to_builtins(envelope)
@@ -56,6 +67,20 @@ def encode(envelope: Envelope[Event]) -> bytes:
             node = node[step]
         node.update(extra)
     return _ENCODER.encode(tree)
+
+
+def unknown_keys(envelope: Envelope[Event]) -> dict[str, dict[str, Any]]:
+    """The keys ``decode`` found that no model declares, by the JSON path of their object.
+
+    For example ``{"$.message.call": {"region": "eu"}}``. Kept on the envelope that ``decode``
+    returned (a rebuilt envelope has none); ``encode`` writes them back.
+    """
+    found: list[tuple[Path, dict[str, Any]]] = envelope.__dict__.get(_UNKNOWN, [])
+    return {_json_path(path): dict(extra) for path, extra in found}
+
+
+def _json_path(path: Path) -> str:
+    return "$" + "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path)
 
 
 # -- the fast path -------------------------------------------------------------------------

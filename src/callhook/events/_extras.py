@@ -1,10 +1,10 @@
 """Keeping the keys of a payload that the models do not declare.
 
 msgspec drops unknown keys when it builds a Struct. ``ExtrasIndex`` walks the decoded JSON tree
-beside the Structs built from it, stores each object's unknown keys on the Struct (its
-``__dict__``, which msgspec never encodes), and finds them again at encode time. The walk follows
-a plan computed once per root type from ``msgspec.inspect``, and only descends into fields whose
-type contains Structs.
+beside the Structs built from it and lists each object's unknown keys with the object's path;
+the codec keeps that list on the envelope and writes the keys back at encode time. The walk
+follows a plan computed once per root type from ``msgspec.inspect``, and only descends into
+fields whose type contains Structs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
-__all__ = ["ExtrasIndex"]
+__all__ = ["ExtrasIndex", "Path"]
 
 Path = tuple[str | int, ...]
 
@@ -55,14 +55,10 @@ class ExtrasIndex:
             raise TypeError(f"{root!r} contains no Struct")
         self._root = plan
 
-    def collect(self, tree: Any, obj: Any) -> None:
-        """Store on each Struct of ``obj`` the keys of ``tree`` its model does not declare."""
-        self._collect(self._root, tree, obj)
-
-    def find(self, obj: Any) -> list[tuple[Path, dict[str, Any]]]:
-        """Every (path, unknown keys) stored in the Struct tree ``obj``."""
+    def collect(self, tree: Any, obj: Any) -> list[tuple[Path, dict[str, Any]]]:
+        """Every (path, unknown keys) of the JSON ``tree`` that ``obj`` was built from."""
         found: list[tuple[Path, dict[str, Any]]] = []
-        self._find(self._root, obj, (), found)
+        self._collect(self._root, tree, obj, (), found)
         return found
 
     # -- plan ------------------------------------------------------------------------------
@@ -105,49 +101,28 @@ class ExtrasIndex:
 
     # -- walks -----------------------------------------------------------------------------
 
-    def _collect(self, plan: _Plan, tree: Any, obj: Any) -> None:
+    def _collect(
+        self, plan: _Plan, tree: Any, obj: Any, path: Path, found: list[tuple[Path, dict[str, Any]]]
+    ) -> None:
         if isinstance(plan, _UnionPlan):
             struct_plan = plan.by_class.get(type(obj))
             if struct_plan is not None:
-                self._collect(struct_plan, tree, obj)
+                self._collect(struct_plan, tree, obj, path, found)
         elif isinstance(plan, _StructPlan):
             if not isinstance(tree, dict) or not isinstance(obj, msgspec.Struct):
                 return
             if len(tree) > len(plan.known) or not plan.known.issuperset(tree):
                 extra = {k: v for k, v in tree.items() if k not in plan.known}
                 if extra:
-                    obj.__dict__["_extra"] = extra
+                    found.append((path, extra))
             for name, (attr, child) in plan.children.items():
                 value = tree.get(name)
                 if value is not None:
-                    self._collect(child, value, getattr(obj, attr))
+                    self._collect(child, value, getattr(obj, attr), (*path, name), found)
         elif isinstance(plan, _ListPlan):
             if isinstance(tree, list) and isinstance(obj, list):
-                for item_tree, item in zip(tree, obj, strict=False):
-                    self._collect(plan.item, item_tree, item)
+                for index, (item_tree, item) in enumerate(zip(tree, obj, strict=False)):
+                    self._collect(plan.item, item_tree, item, (*path, index), found)
         elif isinstance(tree, dict) and isinstance(obj, dict):
             for key, value in tree.items():
-                self._collect(plan.value, value, obj.get(key))
-
-    def _find(
-        self, plan: _Plan, obj: Any, path: Path, found: list[tuple[Path, dict[str, Any]]]
-    ) -> None:
-        if isinstance(plan, _UnionPlan):
-            struct_plan = plan.by_class.get(type(obj))
-            if struct_plan is not None:
-                self._find(struct_plan, obj, path, found)
-        elif isinstance(plan, _StructPlan):
-            if not isinstance(obj, msgspec.Struct):
-                return
-            extra = obj.__dict__.get("_extra")
-            if extra:
-                found.append((path, extra))
-            for name, (attr, child) in plan.children.items():
-                self._find(child, getattr(obj, attr), (*path, name), found)
-        elif isinstance(plan, _ListPlan):
-            if isinstance(obj, list):
-                for index, item in enumerate(obj):
-                    self._find(plan.item, item, (*path, index), found)
-        elif isinstance(obj, dict):
-            for key, value in obj.items():
-                self._find(plan.value, value, (*path, key), found)
+                self._collect(plan.value, value, obj.get(key), (*path, key), found)

@@ -1,0 +1,571 @@
+"""Receiver ingest benchmark: callhook serve vs a no-op ASGI app vs a guide-style reference.
+
+Runs three servers one after the other on loopback, each in its own process under the same
+uvicorn settings (uvloop + httptools, one worker, no access log):
+
+  (a) ``callhook serve`` with its durable store (SQLite file, WAL, fsync on every commit);
+  (b) a no-op ASGI app that reads the body and answers 200;
+  (c) a reference receiver written the way Interactly's live-events guide writes one:
+      FastAPI, an in-memory dict of calls, every raw event appended, the set of seen
+      messageIds rebuilt from the stored messages on every event.
+
+The load generator is this process: raw HTTP/1.1 keep-alive connections on asyncio, every
+request pre-built, calls spread over the connections with each call's events sent in order.
+It is bounded in count (``--calls``) and in time (``--max-seconds`` per server).
+
+Each call: status-updates (initiated, queued, ongoing), one conversation-update per message
+(40 messages; the last one ~25 KB), a hang, an error, the finished status-update and the
+end-of-call report with the full history.
+
+Usage: ``python bench/ingest.py [--calls 200] [--connections 32]`` (needs ``pip install -e
+'.[bench]'`` for FastAPI). The last line is ``RESULT ratio_vs_noop=... ratio_vs_reference=...
+storage_ratio=...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+try:  # the reference receiver only; FastAPI is in the [bench] extra
+    from fastapi import FastAPI, Request
+except ImportError:  # pragma: no cover
+    FastAPI = Request = None  # type: ignore[assignment,misc]
+
+HERE = Path(__file__).resolve()
+START = 1_772_702_480_000
+WORDS = [
+    "appointment",
+    "doctor",
+    "tomorrow",
+    "morning",
+    "insurance",
+    "clinic",
+    "available",
+    "please",
+    "schedule",
+    "orthopedic",
+    "consultation",
+    "confirm",
+    "number",
+    "address",
+    "follow-up",
+    "prescription",
+    "refill",
+    "pain",
+    "knee",
+    "shoulder",
+    "therapy",
+    "coverage",
+    "copay",
+    "thank",
+    "you",
+    "great",
+    "sounds",
+    "good",
+    "Tuesday",
+    "Thursday",
+]
+
+
+# -- realistic calls ---------------------------------------------------------------------------
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
+
+
+def _message(rng: random.Random, index: int, at: int, elapsed: int) -> dict[str, Any]:
+    if index == 0:
+        return {
+            "messageId": "welcome-1",
+            "role": "assistant",
+            "text": "Welcome to Apollo clinic! How can I help you today?",
+            "timestamp": at,
+            "metrics": {
+                "timeline": {"totalElapsedTimeMs": elapsed},
+                "llm": {},
+                "tts": {
+                    "audioDurationMs": 2442,
+                    "generationTimeMs": 7,
+                    "queueLatencyMs": 1,
+                    "isCachePlaying": True,
+                },
+            },
+        }
+    turn = (index + 1) // 2
+    if index % 2 == 1:
+        return {
+            "messageId": f"user-{turn}",
+            "role": "user",
+            "text": _text(rng, rng.randint(8, 30)),
+            "timestamp": at,
+            "metrics": {
+                "timeline": {"totalElapsedTimeMs": elapsed, "offsetFromPreviousTurnMs": 1834},
+                "audio": {
+                    "totalAudioReceivedMs": elapsed - 120,
+                    "audioDelayPerTurnMs": 12,
+                    "delayedPacketsPerTurnCount": 1,
+                    "delayedPacketsCumulativeCount": turn,
+                    "lostPacketsCumulativeCount": 0,
+                    "audioDelayCumulativeMs": 12 * turn,
+                },
+                "stt": {
+                    "timestampMs": at - 40,
+                    "startOffsetMs": elapsed - 2400,
+                    "endOffsetMs": elapsed - 300,
+                    "durationMs": 2100,
+                    "vadMs": 310,
+                    "relativeLatencyMs": 230,
+                    "confidence": round(rng.random(), 7),
+                },
+                "interactlyEOU": {"turnDetectionTimeMs": 180, "queueLatencyMs": 2},
+            },
+            "skippedAssistantMessages": [],
+        }
+    return {
+        "messageId": f"user-{turn}-{''.join(rng.choices('abcdefghijKLMNOP', k=10))}-{at - 900}",
+        "role": "assistant",
+        "text": _text(rng, rng.randint(15, 40)),
+        "timestamp": at,
+        "metrics": {
+            "timeline": {"totalElapsedTimeMs": elapsed},
+            "llm": {
+                "timestampMs": at - 900,
+                "responseLatencyMs": rng.randint(500, 2500),
+                "queueLatencyMs": 3,
+            },
+            "tts": {
+                "audioDurationMs": rng.randint(1500, 6000),
+                "generationTimeMs": 180,
+                "queueLatencyMs": 2,
+                "isCachePlaying": False,
+            },
+            "interactlyPlayer": {"waitTimeMs": 15},
+        },
+    }
+
+
+def make_call(number: int, n_messages: int = 40) -> tuple[list[bytes], int]:
+    """A call's event bodies in send order, and the size of its final transcript JSON."""
+    rng = random.Random(number)
+    call_id = f"WC-bench-{number:06d}-{rng.getrandbits(64):016x}"
+    clock = START + number * 600_000
+    start = clock
+    assistant = {
+        "_id": "697769ef5e6d94d5ad83e01e",
+        "name": "Mary Dental - main",
+        "welcomeMessage": "Welcome to Apollo clinic! How can I help you today?",
+        "assistantProvider": "openai",
+        "assistantModel": "gpt-4o-mini",
+        "assistantSystemPrompt": "You are a voice assistant for Apollo clinic. " * 8,
+        "assistantTemperature": 0,
+        "assistantMaxTokens": 256,
+    }
+
+    def call(status: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": call_id,
+            "teamId": "67c0231ae6880fe48ef929ee",
+            "assistantId": assistant["_id"],
+            "callType": "web",
+            "direction": "inbound",
+            "startAt": "2026-03-05T09:21:20.063Z",
+            "userNumber": "web-Ramesh Naik",
+            "assistantNumber": assistant["_id"],
+            "status": status,
+            "phoneCallStatus": "in-progress",
+            "phoneCallStatusReason": "Call is in progress",
+            "callEndTriggerBy": "",
+            "assistantCallDuration": clock - start,
+            "analysis": {"summary": "", "successEvaluation": ""},
+            "recording": {"s3Bucket": "", "path": ""},
+            "assistantOverrides": {
+                "dynamicVariables": {"serial_number": ""},
+                "variablesValidations": {"serial_number": "none"},
+            },
+            "metadata": {},
+            **extra,
+        }
+
+    bodies: list[bytes] = []
+    history: list[dict[str, Any]] = []
+    common = {"phone": {"provider": {"name": ""}}, "customer": {"number": "web-Ramesh Naik"}}
+
+    def emit(kind: str, **message: Any) -> None:
+        nonlocal clock
+        body = {"message": {"timestamp": clock, "type": kind, **message, **common}}
+        bodies.append(json.dumps(body, separators=(",", ":")).encode())
+        clock += rng.randint(800, 4000)
+
+    for status in ("initiated", "queued", "ongoing"):
+        emit("status-update", call=call(status), assistant=assistant, analysis={})
+    for index in range(n_messages):
+        history.append(_message(rng, index, clock, clock - start))
+        emit(
+            "conversation-update",
+            call=call("ongoing"),
+            assistant={},
+            messages=list(history),
+            analysis={},
+        )
+        if index == 9:
+            emit(
+                "hang",
+                call=call("ongoing"),
+                messages=list(history),
+                analysis={},
+                hang={
+                    "pendingMessageId": history[-1]["messageId"],
+                    "waitedMs": 5200,
+                    "thresholdMs": 5000,
+                    "stage": "llm",
+                },
+            )
+        if index == 20:
+            emit(
+                "error",
+                call=call("ongoing"),
+                messages=list(history),
+                analysis={},
+                error={
+                    "type": "llm_error",
+                    "code": "rate_limit_exceeded",
+                    "message": "Rate limit exceeded",
+                    "provider": "openai",
+                    "retryable": True,
+                    "details": {"retry_after": 2},
+                },
+            )
+    ended = {"endAt": "2026-03-05T09:31:20.063Z", "callEndTriggerBy": "user"}
+    emit("status-update", call=call("finished", **ended), assistant=assistant, analysis={})
+    cost = {
+        "callDuration": 600,
+        "interactlyCost": 0.05,
+        "phoneCost": 0,
+        "ttsVendorCost": 0.02,
+        "sttVendorCost": 0.01,
+        "llmVendorCost": 0.03,
+        "totalCost": 0.11,
+        "analysis": {"total": 0.001},
+        "ttsGenCharsTotal": 4100,
+        "inputTokensTotal": 52000,
+        "outputTokensTotal": 1900,
+    }
+    stats = {
+        "callStats": {
+            "turns": {"user": 20, "bot": 21, "played": 20, "interrupted": 1, "skipped": 0},
+            "turnsStats": {
+                "botResponseTime": [rng.randint(600, 2500) for _ in range(20)],
+                "bargeInCount": 1,
+                "bargeInTimeAvg": 800,
+            },
+            "llmStats": {"count": 20, "avg": 1200, "errors": 1},
+        }
+    }
+    emit(
+        "end-of-call-report",
+        call=call("finished", cost=cost, metrics=stats, **ended),
+        assistant=assistant,
+        messages=list(history),
+        analysis={
+            "summary": "The caller booked an appointment.",
+            "successEvaluation": "Good",
+            "structuredData": {"booked": True},
+        },
+    )
+    transcript = len(json.dumps(history, separators=(",", ":")).encode())
+    return bodies, transcript
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+
+async def noop_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    body = b'{"ok":true}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def reference_app() -> Any:
+    """FastAPI, in-memory, as the guide shows (raw events appended, seen set rebuilt)."""
+    app = FastAPI()
+    calls: dict[str, dict[str, Any]] = {}
+
+    @app.post("/webhook")
+    async def webhook(request: Request) -> dict[str, Any]:
+        payload = await request.json()
+        message = payload["message"]
+        call_id = (message.get("call") or {}).get("id", "unknown")
+        call = calls.setdefault(call_id, {"events": [], "messages": [], "status": None})
+        call["events"].append(payload)
+        seen = {m["messageId"] for m in call["messages"]}
+        for item in message.get("messages") or []:
+            if item["messageId"] not in seen:
+                call["messages"].append(item)
+                seen.add(item["messageId"])
+        status = (message.get("call") or {}).get("status")
+        if status:
+            call["status"] = status
+        return {"received": True}
+
+    return app
+
+
+def run_server(kind: str, port: int) -> None:
+    import uvicorn
+
+    app = noop_app if kind == "noop" else reference_app()
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
+    if kind.startswith("callhook"):
+        command = [sys.executable, "-m", "callhook", "serve", "--db", db_url, "--port", str(port)]
+    else:
+        command = [sys.executable, str(HERE), "--serve", kind, "--port", str(port)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLHOOK_")}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"{kind} server exited with {process.returncode}") from None
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit(f"{kind} server did not start within 60 s")
+
+
+# -- load generator ----------------------------------------------------------------------------
+
+
+def request(body: bytes) -> bytes:
+    head = (
+        "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _connection(
+    port: int, calls: list[list[bytes]], deadline: float, stats: dict[str, int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    try:
+        for call in calls:
+            for raw in call:
+                if time.monotonic() > deadline:
+                    return
+                writer.write(raw)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                stats["ok" if 200 <= status < 300 else "failed"] += 1
+    finally:
+        writer.close()
+
+
+async def load(
+    port: int, calls: list[list[bytes]], connections: int, seconds: float
+) -> tuple[int, int, float]:
+    stats = {"ok": 0, "failed": 0}
+    groups = [calls[i::connections] for i in range(connections)]
+    began = time.perf_counter()
+    deadline = time.monotonic() + seconds
+    await asyncio.gather(*(_connection(port, g, deadline, stats) for g in groups if g))
+    return stats["ok"], stats["failed"], time.perf_counter() - began
+
+
+def measure(
+    kind: str,
+    calls: list[list[bytes]],
+    warmup: list[list[bytes]],
+    args: argparse.Namespace,
+    db_url: str,
+) -> float:
+    port = free_port()
+    process = start(kind, port, db_url)
+    try:
+        asyncio.run(load(port, warmup, args.connections, args.max_seconds))
+        ok, failed, elapsed = asyncio.run(load(port, calls, args.connections, args.max_seconds))
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    rate = ok / elapsed
+    print(
+        f"{kind:>10}: {ok} events in {elapsed:.2f} s = {rate:,.0f} events/s"
+        + (f"  ({failed} non-2xx)" if failed else ""),
+        flush=True,
+    )
+    if failed:
+        raise SystemExit(f"{kind}: {failed} requests were not answered 2xx")
+    return rate
+
+
+@contextlib.contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """A fresh schema on ``base`` for one run, dropped afterwards."""
+    import psycopg
+
+    schema = f"callhook_bench_{os.getpid()}_{int(time.time() * 1000)}"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def stored_bytes(path: Path) -> tuple[int, int]:
+    """Database size after a WAL checkpoint, and the bytes of the rows themselves."""
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        rows = 0
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            if table == "alembic_version":
+                continue
+            columns = [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
+            expr = " + ".join(f'coalesce(length(CAST("{c}" AS BLOB)), 0)' for c in columns)
+            rows += db.execute(f'SELECT coalesce(sum({expr}), 0) FROM "{table}"').fetchone()[0]
+    size = path.stat().st_size + sum(p.stat().st_size for p in path.parent.glob(path.name + "-*"))
+    return size, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=40)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--max-seconds", type=float, default=120)
+    parser.add_argument("--rounds", type=int, default=3, help="median of this many runs each")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also measure callhook on this PostgreSQL database (a fresh schema per round)",
+    )
+    parser.add_argument("--serve", choices=["noop", "reference"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        run_server(args.serve, args.port)
+        return
+    if FastAPI is None:
+        raise SystemExit("the reference receiver needs FastAPI: pip install -e '.[bench]'")
+    made = [make_call(n, args.messages) for n in range(args.calls + 8)]
+    calls = [[request(b) for b in bodies] for bodies, _ in made[8:]]
+    warmup = [[request(b) for b in bodies] for bodies, _ in made[:8]]
+    transcripts = [size for _, size in made[8:]]
+    events = sum(len(c) for c in calls)
+    sizes = sorted(len(b) for bodies, _ in made[8:] for b in bodies)
+    largest_update = max(len(bodies[-3]) for bodies, _ in made[8:])
+    print(
+        f"{args.calls} calls x {len(calls[0])} events = {events} events; "
+        f"body median {sizes[len(sizes) // 2]:,} B, max {sizes[-1]:,} B; "
+        f"{args.messages}-message conversation-update {largest_update:,} B; "
+        f"{args.connections} connections; {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    rates: dict[str, list[float]] = {"callhook": [], "noop": [], "reference": []}
+    postgres: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="callhook-bench-") as folder:
+        for round_ in range(1, args.rounds + 1):
+            print(f"round {round_} of {args.rounds}", flush=True)
+            db_path = Path(folder) / f"bench-{round_}.sqlite3"
+            for kind in rates:
+                rates[kind].append(measure(kind, calls, warmup, args, f"sqlite:///{db_path}"))
+            if args.postgres:
+                with postgres_schema(args.postgres) as url:
+                    postgres.append(measure("callhook-pg", calls, warmup, args, url))
+        size, rows = stored_bytes(db_path)
+    callhook, noop, reference = (statistics.median(rates[k]) for k in rates)
+    print(
+        f"median events/s: callhook {callhook:,.0f}, noop {noop:,.0f}, reference {reference:,.0f}"
+    )
+    n_calls = args.calls + 8
+    per_call = size / n_calls
+    transcript = sum(transcripts) / len(transcripts)
+    print(
+        f"ratio callhook/noop = {callhook / noop:.2f}, callhook/reference = "
+        f"{callhook / reference:.2f}"
+    )
+    if postgres:
+        pg = statistics.median(postgres)
+        print(
+            f"callhook on PostgreSQL: median {pg:,.0f} events/s, {pg / noop:.2f} of the no-op, "
+            f"{pg / reference:.2f}x the reference"
+        )
+    print(
+        f"stored: {per_call:,.0f} B per call (database file), {rows / n_calls:,.0f} B of row "
+        f"data; final transcript JSON {transcript:,.0f} B"
+    )
+    print(
+        f"RESULT ratio_vs_noop={callhook / noop:.2f} ratio_vs_reference="
+        f"{callhook / reference:.2f} storage_ratio={per_call / transcript:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""The query API: JSON over the store's query functions (``callhook.store``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, text
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from callhook.receiver._asgi import error_body
+from callhook.receiver._metrics import ReceiverMetrics
+from callhook.store import (
+    CallFilter,
+    InvalidCursor,
+    Page,
+    Store,
+    get_call,
+    list_calls,
+    list_errors,
+    list_events,
+    list_hangs,
+    list_messages,
+    list_unattributed,
+)
+
+__all__ = ["api_routes"]
+
+_DEFAULT_LIMIT = 50
+_MAX_LIMIT = 500
+
+
+class _BadParameter(Exception):
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        self.message = message
+
+
+def _json(value: Any, status: int = 200) -> Response:  # Any: any JSON-ready value
+    return Response(msgspec.json.encode(value), status, media_type="application/json")
+
+
+def _error(status: int, code: str, message: str, path: str | None = None) -> Response:
+    return Response(error_body(code, message, path), status, media_type="application/json")
+
+
+def _page(page: Page, key: str) -> Response:
+    return _json({key: page.items, "nextCursor": page.next_cursor})
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return _DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_LIMIT:
+        raise _BadParameter("limit", f"limit must be an integer from 1 to {_MAX_LIMIT}")
+    return int(raw)
+
+
+def _time(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if raw.lstrip("-").isdigit():
+        return int(raw)
+    try:
+        return int(datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        raise _BadParameter(name, f"{name} must be epoch milliseconds or ISO-8601") from None
+
+
+def _bool(request: Request, name: str) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise _BadParameter(name, f"{name} must be true or false")
+
+
+def _filter(request: Request) -> CallFilter:
+    q = request.query_params
+    return CallFilter(
+        status=q.get("status"),
+        assistant_id=q.get("assistantId"),
+        since=_time(request, "since"),
+        until=_time(request, "until"),
+        has_hang=_bool(request, "hasHang"),
+        has_error=_bool(request, "hasError"),
+        call_id=q.get("callId"),
+        error_type=q.get("type"),
+        code=q.get("code"),
+        provider=q.get("provider"),
+    )
+
+
+def api_routes(store: Store, metrics: ReceiverMetrics) -> list[Route]:
+    """The routes of the query API, ``/healthz`` and ``/metrics``."""
+
+    def endpoint(
+        handler: Callable[[Request], Any],  # Any: returns a coroutine of a Response
+    ) -> Callable[[Request], Any]:  # Any: an async endpoint
+        async def run(request: Request) -> Response:
+            try:
+                response: Response = await handler(request)
+                return response
+            except _BadParameter as exc:
+                return _error(400, "invalid_parameter", exc.message, f"query.{exc.name}")
+            except InvalidCursor as exc:
+                return _error(400, "invalid_cursor", str(exc), "query.cursor")
+
+        return run
+
+    async def calls(request: Request) -> Response:
+        where, cursor, limit = _filter(request), request.query_params.get("cursor"), _limit(request)
+        return _page(await store.read(lambda c: list_calls(c, where, cursor, limit)), "calls")
+
+    async def call(request: Request) -> Response:
+        call_id = request.path_params["callId"]
+        found = await store.read(lambda c: get_call(c, call_id))
+        return _json(found) if found is not None else _not_found(call_id)
+
+    def per_call(
+        query: Callable[[Connection, str, str | None, int], Page | None], key: str
+    ) -> Callable[[Request], Any]:  # Any: an async endpoint
+        async def handler(request: Request) -> Response:
+            call_id = request.path_params["callId"]
+            cursor, limit = request.query_params.get("cursor"), _limit(request)
+            page = await store.read(lambda c: query(c, call_id, cursor, limit))
+            return _page(page, key) if page is not None else _not_found(call_id)
+
+        return handler
+
+    async def hangs(request: Request) -> Response:
+        where, cursor, limit = _filter(request), request.query_params.get("cursor"), _limit(request)
+        return _page(await store.read(lambda c: list_hangs(c, where, cursor, limit)), "hangs")
+
+    async def errors(request: Request) -> Response:
+        where, cursor, limit = _filter(request), request.query_params.get("cursor"), _limit(request)
+        return _page(await store.read(lambda c: list_errors(c, where, cursor, limit)), "errors")
+
+    async def unattributed(request: Request) -> Response:
+        cursor, limit = request.query_params.get("cursor"), _limit(request)
+        page = await store.read(lambda c: list_unattributed(c, cursor, limit))
+        return _page(page, "events")
+
+    async def healthz(request: Request) -> Response:
+        try:
+            await store.read(lambda c: c.execute(text("SELECT 1")).scalar())
+        except Exception as exc:  # any database failure means "not healthy", reported as such
+            return _error(503, "unhealthy", f"database check failed: {type(exc).__name__}")
+        return _json({"status": "ok", "database": store.dialect})
+
+    async def prometheus(request: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    get = ["GET"]
+    return [
+        Route("/api/calls", endpoint(calls), methods=get),
+        Route("/api/calls/{callId}", endpoint(call), methods=get),
+        Route(
+            "/api/calls/{callId}/messages",
+            endpoint(per_call(list_messages, "messages")),
+            methods=get,
+        ),
+        Route("/api/calls/{callId}/events", endpoint(per_call(list_events, "events")), methods=get),
+        Route("/api/hangs", endpoint(hangs), methods=get),
+        Route("/api/errors", endpoint(errors), methods=get),
+        Route("/api/unattributed", endpoint(unattributed), methods=get),
+        Route("/healthz", healthz, methods=get),
+        Route("/metrics", prometheus, methods=get),
+    ]
+
+
+def _not_found(call_id: str) -> Response:
+    return _error(404, "not_found", f"No call {call_id!r} has been received", "path.callId")

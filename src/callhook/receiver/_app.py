@@ -1,0 +1,99 @@
+"""``create_app``: the receiver as one ASGI app (webhook, query API, docs, metrics)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from callhook.receiver._api import api_routes
+from callhook.receiver._asgi import ASGIApp, Receive, Scope, Send, error_body
+from callhook.receiver._auth import AuthMiddleware
+from callhook.receiver._config import ReceiverConfig
+from callhook.receiver._ingest import IngestApp
+from callhook.receiver._limits import LimitsMiddleware
+from callhook.receiver._metrics import ReceiverMetrics
+from callhook.receiver._openapi import DOCS_HTML, openapi_document
+from callhook.store import Store
+
+__all__ = ["ReceiverApp", "create_app"]
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ReceiverApp:
+    """The ASGI app: ``POST`` to the webhook path goes straight to the ingest chain
+    (limits → auth → ingest); everything else is routed by Starlette."""
+
+    def __init__(self, webhook_path: str, webhook: ASGIApp, other: Starlette) -> None:
+        self.webhook_path = webhook_path
+        self.webhook = webhook
+        self.other = other
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == self.webhook_path:
+            await self.webhook(scope, receive, send)
+        else:
+            await self.other(scope, receive, send)
+
+
+def create_app(
+    config: ReceiverConfig,
+    *,
+    store: Store | None = None,
+    clock: Callable[[], int] = _now_ms,
+) -> ReceiverApp:
+    """Build the receiver. Without ``store`` the app opens one on ``config.database_url``
+    in its lifespan (migrating it) and closes it on shutdown; with one, the caller owns it."""
+    config.check()
+    own = store is None
+    the_store = (
+        store
+        if store is not None
+        else Store(config.database_url, max_batch=config.max_batch, max_depth=config.max_depth)
+    )
+    metrics = ReceiverMetrics()
+    ingest = IngestApp(the_store, metrics, max_depth=config.max_depth, clock=clock)
+    webhook = LimitsMiddleware(
+        AuthMiddleware(ingest, mode=config.auth, secrets=config.secrets),
+        max_body_bytes=config.max_body_bytes,
+    )
+    spec = openapi_document(config.webhook_path)
+
+    async def openapi(request: Request) -> Response:
+        return Response(spec, media_type="application/json")
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(DOCS_HTML)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+        detail = exc.detail if isinstance(exc, HTTPException) else "Internal error"
+        return Response(error_body(code, str(detail)), status, media_type="application/json")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if own:
+            async with the_store:
+                yield
+        else:
+            yield
+
+    routes = [
+        *api_routes(the_store, metrics),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+    other = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+    )
+    return ReceiverApp(config.webhook_path, webhook, other)

@@ -1,0 +1,180 @@
+"""The receiver's settings: defaults, a TOML file, environment variables, command-line flags.
+
+Precedence, highest first: flags given to ``callhook serve``, the environment
+(``CALLHOOK_DATABASE_URL``, ``CALLHOOK_WEBHOOK_SECRET``, ``CALLHOOK_SIGNING_SECRET``), the
+``--config`` file, the defaults below. Secrets are best given through the environment.
+"""
+
+from __future__ import annotations
+
+import binascii
+import dataclasses
+import enum
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
+
+from callhook._exceptions import ConfigError
+from callhook.store import DEFAULT_MAX_DEPTH, DEFAULT_URL
+
+__all__ = ["AuthMode", "ReceiverConfig", "load_config"]
+
+_MIB = 1024 * 1024
+
+
+class AuthMode(enum.StrEnum):
+    """How ``POST /webhook`` authenticates the sender."""
+
+    #: The shared secret in ``x-interactly-secret`` (or ``X-INTERACTLY.AI-SECRET``).
+    SECRET = "secret"
+    #: Standard Webhooks signatures (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``).
+    STANDARD_WEBHOOKS = "standard-webhooks"
+    #: No authentication: allowed only when listening on a loopback address.
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverConfig:
+    """Everything ``callhook serve`` can be told (see README, "Receiving events")."""
+
+    database_url: str = DEFAULT_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    webhook_path: str = "/webhook"
+    max_body_bytes: int = 5 * _MIB
+    max_depth: int = DEFAULT_MAX_DEPTH
+    auth: AuthMode = AuthMode.NONE
+    #: Shared secrets (mode ``secret``) or ``whsec_`` signing secrets; several allow rotation.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    max_batch: int = 256
+    log_level: str = "info"
+
+    def check(self) -> None:
+        """Raise ``ConfigError`` when the settings cannot be served safely."""
+        if not self.webhook_path.startswith("/"):
+            raise ConfigError("webhook path must start with '/'", setting="webhook.path")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("max_body_bytes must be at least 1024", setting="webhook")
+        if not 4 <= self.max_depth <= 1000:
+            raise ConfigError("max_depth must be between 4 and 1000", setting="webhook")
+        if self.auth is not AuthMode.NONE and not self.secrets:
+            env = (
+                "CALLHOOK_WEBHOOK_SECRET"
+                if self.auth is AuthMode.SECRET
+                else ("CALLHOOK_SIGNING_SECRET")
+            )
+            raise ConfigError(
+                f"auth mode {self.auth.value!r} needs at least one secret: set {env} "
+                "or `secrets = [...]` under [auth] in the config file",
+                setting="auth.secrets",
+            )
+        if self.auth is AuthMode.STANDARD_WEBHOOKS:
+            for secret in self.secrets:
+                _check_signing_secret(secret)
+        if self.auth is AuthMode.NONE and not is_loopback(self.host):
+            raise ConfigError(
+                f"Refusing to listen on {self.host} without authentication: anyone who can "
+                "reach it could write calls. Set CALLHOOK_WEBHOOK_SECRET=<shared secret> (the "
+                "x-interactly-secret header), or CALLHOOK_SIGNING_SECRET=whsec_... (Standard "
+                "Webhooks), or [auth] mode/secrets in the --config file; or bind to 127.0.0.1.",
+                setting="auth.mode",
+            )
+
+
+def _check_signing_secret(secret: str) -> None:
+    try:
+        Webhook(secret)
+    except (ValueError, binascii.Error, EmptyWebhookSecretError):
+        raise ConfigError(
+            "A Standard Webhooks signing secret must be base64, optionally prefixed whsec_ "
+            "(for example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw)",
+            setting="auth.secrets",
+        ) from None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,  # keyword names of ReceiverConfig fields; None values are ignored
+) -> ReceiverConfig:
+    """Build the configuration from a TOML file, the environment and explicit overrides."""
+    values: dict[str, Any] = {}  # Any: settings of mixed types, checked by ReceiverConfig
+    if path is not None:
+        values.update(_from_file(Path(path)))
+    env = os.environ if environ is None else environ
+    if env.get("CALLHOOK_DATABASE_URL"):
+        values["database_url"] = env["CALLHOOK_DATABASE_URL"]
+    if env.get("CALLHOOK_WEBHOOK_SECRET"):
+        values["auth"], values["secrets"] = AuthMode.SECRET, _split(env["CALLHOOK_WEBHOOK_SECRET"])
+    elif env.get("CALLHOOK_SIGNING_SECRET"):
+        values["auth"] = AuthMode.STANDARD_WEBHOOKS
+        values["secrets"] = _split(env["CALLHOOK_SIGNING_SECRET"])
+    known = {f.name for f in dataclasses.fields(ReceiverConfig)}
+    for key, value in overrides.items():
+        if key not in known:
+            raise TypeError(f"load_config() got an unknown setting {key!r}")
+        if value is not None:
+            values[key] = value
+    if "auth" in values:
+        try:
+            values["auth"] = AuthMode(values["auth"])
+        except ValueError:
+            names = ", ".join(m.value for m in AuthMode)
+            raise ConfigError(f"auth mode must be one of: {names}", setting="auth.mode") from None
+    if values.get("secrets") and "auth" not in values:
+        values["auth"] = AuthMode.SECRET
+    values["secrets"] = tuple(values.get("secrets", ()))
+    return ReceiverConfig(**values)
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+_FILE_KEYS = {
+    ("database", "url"): "database_url",
+    ("server", "host"): "host",
+    ("server", "port"): "port",
+    ("server", "log_level"): "log_level",
+    ("webhook", "path"): "webhook_path",
+    ("webhook", "max_body_bytes"): "max_body_bytes",
+    ("webhook", "max_depth"): "max_depth",
+    ("webhook", "max_batch"): "max_batch",
+    ("auth", "mode"): "auth",
+    ("auth", "secrets"): "secrets",
+}
+
+
+def _from_file(path: Path) -> dict[str, Any]:  # Any: TOML values
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The config file {path} is not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}  # Any: TOML values
+    for section, table in document.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: expected a [section], got {section!r}", setting=section)
+        for key, value in table.items():
+            name = _FILE_KEYS.get((section, key))
+            if name is None:
+                raise ConfigError(f"{path}: unknown setting {section}.{key}", setting=section)
+            values[name] = value
+    return values

@@ -1,0 +1,194 @@
+"""The OpenAPI 3.1 document of the receiver and a self-contained docs page (no CDN)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from callhook import __version__
+
+__all__ = ["DOCS_HTML", "openapi_document"]
+
+#: The document is plain JSON data; ``dict[str, Any]`` below means a JSON object.
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_PAGE_PARAMS = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "nextCursor of the previous page",
+    },
+]
+_TIME_PARAMS = [
+    {
+        "name": name,
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "epoch milliseconds or ISO-8601",
+    }
+    for name in ("since", "until")
+]
+_CALL_ID = {"name": "callId", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, kind: str = "string", description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": {"type": kind}, "description": description}
+
+
+def _get(summary: str, params: list[dict[str, Any]], key: str | None = None) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": "OK", "content": {"application/json": {}}}
+    if key is not None:
+        ok["content"]["application/json"]["schema"] = {
+            "type": "object",
+            "properties": {
+                key: {"type": "array", "items": {"type": "object"}},
+                "nextCursor": {"type": ["string", "null"]},
+            },
+        }
+    error = {"content": {"application/json": {"schema": _ERROR}}}
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": params,
+            "responses": {
+                "200": ok,
+                "400": {"description": "Invalid parameter", **error},
+                "404": {"description": "Unknown call", **error},
+            },
+        }
+    }
+
+
+def openapi_document(webhook_path: str) -> bytes:
+    """The OpenAPI document as JSON bytes."""
+    filters = [
+        _query("status", description="call status, e.g. finished"),
+        _query("assistantId"),
+        *_TIME_PARAMS,
+        _query("hasHang", "boolean"),
+        _query("hasError", "boolean"),
+        *_PAGE_PARAMS,
+    ]
+    scoped = [_query("callId"), _query("assistantId"), *_TIME_PARAMS, *_PAGE_PARAMS]
+    document = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "callhook receiver",
+            "version": __version__,
+            "description": "Ingests Interactly-format call webhooks and answers queries.",
+        },
+        "paths": {
+            webhook_path: {
+                "post": {
+                    "summary": "Ingest one event (status-update, conversation-update, "
+                    "end-of-call-report, hang, error)",
+                    "requestBody": {"required": True, "content": {"application/json": {}}},
+                    "responses": {
+                        "200": {
+                            "description": "Committed: outcome stored, duplicate or unattributed"
+                        },
+                        **{
+                            code: {
+                                "description": text,
+                                "content": {"application/json": {"schema": _ERROR}},
+                            }
+                            for code, text in (
+                                ("400", "Not JSON, or nested too deeply"),
+                                ("401", "Authentication failed"),
+                                ("413", "Body too large"),
+                                ("415", "Not application/json"),
+                                ("422", "Not a valid event (path says where)"),
+                                ("503", "Database unavailable: retry"),
+                            )
+                        },
+                    },
+                }
+            },
+            "/api/calls": _get("Calls, newest first", filters, "calls"),
+            "/api/calls/{callId}": _get(
+                "One call: state, status history, assistant, analysis, cost, counts", [_CALL_ID]
+            ),
+            "/api/calls/{callId}/messages": _get(
+                "Messages by timestamp, then position, then arrival",
+                [_CALL_ID, *_PAGE_PARAMS],
+                "messages",
+            ),
+            "/api/calls/{callId}/events": _get(
+                "Each distinct event with duplicates, late flag and new-message count",
+                [_CALL_ID, *_PAGE_PARAMS],
+                "events",
+            ),
+            "/api/hangs": _get("Hang events, newest first", scoped, "hangs"),
+            "/api/errors": _get(
+                "Error events, newest first",
+                [*scoped, _query("type"), _query("code"), _query("provider")],
+                "errors",
+            ),
+            "/api/unattributed": _get("Events without a call object", list(_PAGE_PARAMS), "events"),
+            "/healthz": _get("Liveness and database check", []),
+            "/metrics": _get("Prometheus metrics", []),
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "path": {"type": ["string", "null"]},
+                            },
+                            "required": ["code", "message", "path"],
+                        }
+                    },
+                }
+            }
+        },
+    }
+    return msgspec.json.encode(document)
+
+
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>callhook receiver API</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+h2{font-size:1.1rem;margin:1.5rem 0 .3rem}code{background:#f3f3f3;padding:0 .2rem}
+.m{display:inline-block;width:3.5rem;font-weight:bold}.p{color:#555;font-size:.9rem}
+pre{background:#f6f6f6;padding:.5rem;overflow:auto;max-height:20rem}
+</style></head><body>
+<h1>callhook receiver API</h1>
+<p>Generated from <a href="/openapi.json">/openapi.json</a>. GET links open the live JSON.</p>
+<div id="paths">Loading…</div>
+<script>
+fetch('/openapi.json').then(r => r.json()).then(doc => {
+  const root = document.getElementById('paths'); root.textContent = '';
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const h = document.createElement('h2');
+      const m = document.createElement('span');
+      m.className = 'm'; m.textContent = method.toUpperCase(); h.appendChild(m);
+      if (method === 'get' && !path.includes('{')) {
+        const a = document.createElement('a');
+        a.href = path; a.textContent = path; h.appendChild(a);
+      } else {
+        const c = document.createElement('code'); c.textContent = path; h.appendChild(c);
+      }
+      root.appendChild(h);
+      const s = document.createElement('div');
+      s.textContent = op.summary || ''; root.appendChild(s);
+      const params = (op.parameters || []).map(p => p.name + ' (' + p.in + ')').join(', ');
+      if (params) { const p = document.createElement('div'); p.className = 'p';
+        p.textContent = 'Parameters: ' + params; root.appendChild(p); }
+      const codes = Object.keys(op.responses || {}).join(', ');
+      const r = document.createElement('div');
+      r.className = 'p'; r.textContent = 'Responses: ' + codes;
+      root.appendChild(r);
+    }
+  }
+});
+</script></body></html>
+"""

@@ -1,0 +1,37 @@
+"""``serve``: run the receiver under uvicorn (uvloop + httptools when available)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import uvicorn
+
+from callhook.receiver._app import create_app
+from callhook.receiver._config import ReceiverConfig
+from callhook.store import upgrade
+
+__all__ = ["serve"]
+
+logger = logging.getLogger("callhook.receiver")
+
+
+def serve(config: ReceiverConfig) -> None:
+    """Check the configuration, migrate the database, and serve until interrupted."""
+    config.check()
+    upgrade(config.database_url)
+    app = create_app(config)
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    logger.info("receiver.serving %s:%s auth=%s", config.host, config.port, config.auth.value)
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        loop=loop,
+        http=http,
+        lifespan="on",
+        access_log=False,
+        log_level=config.log_level,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,55 @@
+"""The receiver's database: schema, migrations, ingest with group commit, and queries.
+
+SQLAlchemy 2 Core over SQLite (embedded default, WAL) or PostgreSQL (psycopg 3), same code.
+``parse_event`` turns request bytes into an ``Incoming`` event; ``Store.ingest`` stores it
+(each message once per call, call state merged monotonically) and returns after the commit;
+the ``list_*`` / ``get_call`` query functions run through ``Store.read``.
+"""
+
+from callhook.store._engine import DEFAULT_URL, make_engine, normalize_url
+from callhook.store._merge import STATUS_RANK, CallState, merge
+from callhook.store._migrate import head_revision, upgrade
+from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming, parse_event
+from callhook.store._queries import (
+    CallFilter,
+    InvalidCursor,
+    Page,
+    get_call,
+    list_calls,
+    list_errors,
+    list_events,
+    list_hangs,
+    list_messages,
+    list_unattributed,
+)
+from callhook.store._schema import metadata
+from callhook.store._store import Store
+from callhook.store._writer import Outcome, Writer
+
+__all__ = [
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_URL",
+    "STATUS_RANK",
+    "CallFilter",
+    "CallState",
+    "Incoming",
+    "InvalidCursor",
+    "Outcome",
+    "Page",
+    "Store",
+    "Writer",
+    "get_call",
+    "head_revision",
+    "list_calls",
+    "list_errors",
+    "list_events",
+    "list_hangs",
+    "list_messages",
+    "list_unattributed",
+    "make_engine",
+    "merge",
+    "metadata",
+    "normalize_url",
+    "parse_event",
+    "upgrade",
+]

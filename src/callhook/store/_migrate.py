@@ -1,0 +1,58 @@
+"""Schema migrations (Alembic), applied by ``callhook serve`` on start and ``callhook db upgrade``.
+
+The revisions live in ``callhook/store/migrations/versions``. A module that adds its own tables
+(the delivery outbox) defines them on ``callhook.store.metadata`` and adds a revision there whose
+``down_revision`` is the current head, so one upgrade brings every table up to date.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from callhook._exceptions import StorageError
+from callhook.store._engine import make_engine
+
+__all__ = ["alembic_config", "head_revision", "upgrade"]
+
+logger = logging.getLogger("callhook.store")
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration pointing at callhook's revisions (no ini file needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def upgrade(target: str | Engine, revision: str = "heads") -> None:
+    """Bring the database at ``target`` (a URL or an engine) up to ``revision``."""
+    engine = make_engine(target) if isinstance(target, str) else target
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except SQLAlchemyError as exc:
+        url = engine.url.render_as_string(hide_password=True)
+        raise StorageError(
+            f"Cannot migrate the database: {exc.__class__.__name__}: {exc}", url=url
+        ) from exc
+    finally:
+        if isinstance(target, str):
+            engine.dispose()
+    logger.info("store.migrated %s", revision)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from callhook.receiver import ReceiverConfig, create_app
+from callhook.store import Store
+from tests.databases import database_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from database_url(request.param, tmp_path)
+
+
+@pytest_asyncio.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    async with Store(db_url) as opened:
+        yield opened
+
+
+@pytest_asyncio.fixture
+async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(ReceiverConfig(database_url=store.url), store=store, clock=lambda: 1_000)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as opened:
+        yield opened
