@@ -119,7 +119,6 @@ async def dispatcher(
         clock=clock or FakeClock(),
         rng=random.Random(7),
         policy=policy,
-        poll_interval=None,
-        **options,
+        **{"poll_interval": None, **options},
     ) as d:
         yield d

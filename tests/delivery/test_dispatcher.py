@@ -471,7 +471,7 @@ async def test_background_tasks_are_named_and_gone_after_close(db: sa.Engine) ->
     import asyncio
 
     clock = FakeClock()
-    async with dispatcher(db, Endpoint(clock), clock=clock) as d:
+    async with dispatcher(db, Endpoint(clock), clock=clock):
         names = {t.get_name() for t in asyncio.all_tasks()}
         assert {
             "callhook-delivery-writer",
