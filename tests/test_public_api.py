@@ -120,7 +120,10 @@ def test_delivery_exports_are_sorted_and_exact() -> None:
         "list_attempts",
         "list_deliveries",
         "make_engine",
+        "open_outbox",
         "parse_retry_after",
+        "replay",
+        "safe_url",
     ]
     for name in names:
         assert getattr(callhook.delivery, name) is not None

@@ -10,7 +10,7 @@ from callhook.delivery._clock import Clock, SystemClock
 from callhook.delivery._config import DEFAULT_TIMEOUT_SECONDS, ServerConfig
 from callhook.delivery._dispatcher import Dispatcher, ServerResolver
 from callhook.delivery._engine import DEFAULT_DB_URL, make_engine
-from callhook.delivery._payload import REDACTED, encode_body
+from callhook.delivery._payload import REDACTED, encode_body, safe_url
 from callhook.delivery._policy import (
     DEFAULT_SCHEDULE,
     Outcome,
@@ -18,6 +18,7 @@ from callhook.delivery._policy import (
     classify,
     parse_retry_after,
 )
+from callhook.delivery._replay import open_outbox, replay
 from callhook.delivery._signing import ATTEMPT_HEADER, SECRET_HEADER, SEQUENCE_HEADER
 from callhook.delivery._tables import METADATA, create_outbox_tables, drop_outbox_tables
 
@@ -48,5 +49,8 @@ __all__ = [
     "list_attempts",
     "list_deliveries",
     "make_engine",
+    "open_outbox",
     "parse_retry_after",
+    "replay",
+    "safe_url",
 ]

@@ -70,10 +70,13 @@ def list_deliveries(
     *,
     failed: bool = False,
     call_id: str | None = None,
+    ids: Sequence[int] | None = None,
     limit: int = 100,
 ) -> list[DeliveryRecord]:
     """Outbox rows, newest first; ``failed``: only dead letters (given up)."""
     query = sa.select(*_RECORD_COLUMNS).order_by(OUTBOX.c.id.desc()).limit(limit)
+    if ids is not None:
+        query = query.where(OUTBOX.c.id.in_(list(ids)))
     if failed:
         query = query.where(OUTBOX.c.status == DEAD)
     if call_id is not None:
