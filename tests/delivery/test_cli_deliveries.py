@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ runner = CliRunner()
 
 
 class _Ok(BaseHTTPRequestHandler):
-    received: list[str] = []
+    received: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["content-length"]))
@@ -37,7 +38,7 @@ class _Ok(BaseHTTPRequestHandler):
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[str]]]:
     """A loopback HTTP endpoint answering 200; yields its URL and the webhook-ids seen."""
-    received: list[str] = []
+    received: ClassVar[list[str]] = []
     handler = type("Handler", (_Ok,), {"received": received})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -70,7 +71,17 @@ def test_list_shows_dead_letters_without_secrets(tmp_path: Path) -> None:
     result = runner.invoke(app, ["deliveries", "list", "--failed", "--db", url])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == "ID STATUS TRY HTTP CREATED EVENT CALL #SEQ URL".split()
+    assert lines[0].split() == [
+        "ID",
+        "STATUS",
+        "TRY",
+        "HTTP",
+        "CREATED",
+        "EVENT",
+        "CALL",
+        "#SEQ",
+        "URL",
+    ]
     assert "dead" in lines[1] and "404" in lines[1] and "WC-2 #1" in lines[1]
     assert "HTTP 404 Not Found" in result.stdout
     assert "WC-1 #2  http://dead/x" in result.stdout
