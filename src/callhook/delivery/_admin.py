@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from callhook._exceptions import DeliveryError
-from callhook.delivery._outbox import DEAD, PENDING
+from callhook.delivery._outbox import DEAD, PENDING, repair_heads
 from callhook.delivery._tables import ATTEMPTS, ENDPOINTS, OUTBOX
 
 __all__ = ["AttemptRecord", "DeliveryRecord", "list_attempts", "list_deliveries", "requeue"]
@@ -155,6 +155,10 @@ def requeue(
             values["url"] = to_url
         chosen_ids = [row.id for row in chosen]
         conn.execute(OUTBOX.update().where(OUTBOX.c.id.in_(chosen_ids)).values(**values))
+        calls = conn.execute(
+            sa.select(OUTBOX.c.call_id).where(OUTBOX.c.id.in_(chosen_ids)).distinct()
+        )
+        repair_heads(conn, [call for (call,) in calls])
         urls = {to_url} if to_url is not None else {row.url for row in chosen}
         conn.execute(ENDPOINTS.delete().where(ENDPOINTS.c.url.in_(sorted(urls))))
     return chosen_ids

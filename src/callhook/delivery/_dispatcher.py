@@ -41,6 +41,9 @@ __all__ = ["Dispatcher", "ServerResolver"]
 
 logger = logging.getLogger("callhook.delivery")
 
+#: Seconds between recomputations of the per-call heads while idle.
+_REPAIR_EVERY = 10.0
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -323,6 +326,8 @@ class Dispatcher:
     # -- sending -------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
+        await self._db(self._outbox.repair_heads)
+        repaired_at = self._clock.time()
         while not self._stopping:
             self._wake.clear()
             free = self._max_in_flight - len(self._in_flight)
@@ -356,6 +361,10 @@ class Dispatcher:
             if self._in_flight or free <= 0:
                 await self._wait(self._poll_interval)
                 continue
+            if now - repaired_at >= _REPAIR_EVERY:
+                # Heads can be lost in a race between processes on one outbox; rare, cheap.
+                await self._db(self._outbox.repair_heads)
+                repaired_at = now
             due = await self._db(self._outbox.next_due, now)
             self._notify_progress()
             if due is None:
@@ -454,7 +463,7 @@ class Dispatcher:
                 self._progress = asyncio.get_running_loop().create_future()
             progress = self._progress
             busy = self._inserts or self._writing or self._in_flight or self._results
-            if not busy and await self._db(self._outbox.pending_count, wanted) == 0:
+            if not busy and not await self._db(self._outbox.has_pending, wanted):
                 return
             await progress
 

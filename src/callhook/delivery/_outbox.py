@@ -7,6 +7,9 @@ sees a few statements per batch, never one round trip per event.
 Per-call order: a row can be claimed only when it is the *head* of its (call, URL) — no other
 ``pending`` row of that call and URL comes before it. A row stays ``pending`` while it is in
 flight (leased) and while it waits for a retry, so the next event of the call waits too.
+``is_head`` is set when a row is inserted into an empty key and passed on, in the same
+transaction, when the head is delivered or given up; ``repair_heads`` recomputes it from the
+definition (after a replay, at start, and when idle) to cover races between processes.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import sqlalchemy as sa
 from callhook.delivery._config import ServerConfig
 from callhook.delivery._tables import ATTEMPTS, ENDPOINTS, OUTBOX
 
-__all__ = ["AttemptResult", "ClaimedRow", "NewRow", "Outbox"]
+__all__ = ["AttemptResult", "ClaimedRow", "NewRow", "Outbox", "repair_heads"]
 
 logger = logging.getLogger("callhook.delivery")
 
@@ -78,10 +81,10 @@ class AttemptResult:
     disable_endpoint: bool = False
 
 
-def _head_condition() -> sa.ColumnElement[bool]:
-    """No earlier pending row of the same call and URL exists."""
+def _earlier_pending_exists() -> sa.Exists:
+    """An earlier pending row of the same call and URL exists."""
     earlier = OUTBOX.alias("earlier")
-    return ~sa.exists().where(
+    return sa.exists().where(
         earlier.c.call_id == OUTBOX.c.call_id,
         earlier.c.url == OUTBOX.c.url,
         earlier.c.status == PENDING,
@@ -119,7 +122,27 @@ _RECORD = (
         finished_at=sa.bindparam("b_finished"),
         last_status_code=sa.bindparam("b_code"),
         last_error=sa.bindparam("b_error"),
+        is_head=sa.bindparam("b_is_head"),
     )
+)
+
+
+def _first_pending(call: sa.ColumnElement[str], url: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:
+    first = OUTBOX.alias("first")
+    return (
+        sa.select(first.c.id)
+        .where(first.c.call_id == call, first.c.url == url, first.c.status == PENDING)
+        .order_by(first.c.sequence, first.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+#: Pass the head of a (call, URL) on to its next pending row.
+_PROMOTE = (
+    OUTBOX.update()
+    .where(OUTBOX.c.id == _first_pending(sa.bindparam("b_call"), sa.bindparam("b_url")))
+    .values(is_head=True)
 )
 
 
@@ -137,7 +160,9 @@ class Outbox:
     def insert(self, rows: list[NewRow], now: float) -> None:
         """Store a batch of accepted events, numbering them per (call, URL), in one commit."""
         with self.engine.begin() as conn:
-            self._load_sequences(conn, {(r.call_id, r.url) for r in rows})
+            keys = {(r.call_id, r.url) for r in rows}
+            self._load_sequences(conn, keys)
+            busy = self._pending_keys(conn, keys)
             values = []
             encoded: dict[int, bytes] = {}
             for row in rows:
@@ -147,6 +172,8 @@ class Outbox:
                 config = encoded.get(id(row.config))
                 if config is None:
                     config = encoded[id(row.config)] = _CONFIG_ENCODER.encode(row.config)
+                is_head = key not in busy
+                busy.add(key)
                 values.append(
                     {
                         "webhook_id": row.webhook_id,
@@ -157,6 +184,7 @@ class Outbox:
                         "body": row.body,
                         "config": config,
                         "status": PENDING,
+                        "is_head": is_head,
                         "attempts": 0,
                         "window_attempts": 0,
                         "window_start": now,
@@ -167,6 +195,21 @@ class Outbox:
             conn.execute(OUTBOX.insert(), values)
         while len(self._sequences) > _SEQUENCE_CACHE:
             self._sequences.popitem(last=False)
+
+    def _pending_keys(
+        self, conn: sa.Connection, keys: set[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """The keys among ``keys`` that already have a pending row."""
+        calls = sorted({call for call, _ in keys})
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(calls), 500):
+            query = (
+                sa.select(OUTBOX.c.call_id, OUTBOX.c.url)
+                .where(OUTBOX.c.call_id.in_(calls[start : start + 500]), OUTBOX.c.status == PENDING)
+                .distinct()
+            )
+            found.update((call, url) for call, url in conn.execute(query))
+        return found & keys
 
     def _load_sequences(self, conn: sa.Connection, keys: set[tuple[str, str]]) -> None:
         missing = [key for key in keys if key not in self._sequences]
@@ -208,11 +251,11 @@ class Outbox:
                 sa.select(*_CLAIM_COLUMNS)
                 .where(
                     OUTBOX.c.status == PENDING,
+                    OUTBOX.c.is_head.is_(True),
                     OUTBOX.c.next_attempt_at <= now,
                     sa.or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until <= now),
-                    _head_condition(),
                 )
-                .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
+                .order_by(OUTBOX.c.next_attempt_at)
                 .limit(limit * 2)
             )
             if self._skip_locked:
@@ -276,6 +319,7 @@ class Outbox:
             )
             .values(
                 status=DEAD,
+                is_head=False,
                 finished_at=now,
                 last_error="endpoint disabled after 410 Gone; replay to re-enable it",
             )
@@ -287,7 +331,9 @@ class Outbox:
             (OUTBOX.c.lease_until > OUTBOX.c.next_attempt_at, OUTBOX.c.lease_until),
             else_=OUTBOX.c.next_attempt_at,
         )
-        query = sa.select(sa.func.min(ready)).where(OUTBOX.c.status == PENDING, _head_condition())
+        query = sa.select(sa.func.min(ready)).where(
+            OUTBOX.c.status == PENDING, OUTBOX.c.is_head.is_(True)
+        )
         with self.engine.connect() as conn:
             value = conn.execute(query).scalar()
         return None if value is None else float(value)
@@ -337,10 +383,16 @@ class Outbox:
                         "b_finished": None if r.new_status == PENDING else now,
                         "b_code": r.status_code,
                         "b_error": r.error,
+                        "b_is_head": r.new_status == PENDING,
                     }
                     for r in results
                 ],
             )
+            finished = {(r.row.call_id, r.row.url) for r in results if r.new_status != PENDING}
+            if finished:
+                conn.execute(
+                    _PROMOTE, [{"b_call": call, "b_url": url} for call, url in sorted(finished)]
+                )
             for url in {r.row.url for r in results if r.disable_endpoint}:
                 exists = conn.execute(sa.select(ENDPOINTS.c.url).where(ENDPOINTS.c.url == url))
                 if exists.first() is None:
@@ -348,10 +400,29 @@ class Outbox:
                         ENDPOINTS.insert().values(url=url, disabled_at=now, reason="410 Gone")
                     )
 
-    def pending_count(self, ids: Iterable[int] | None = None) -> int:
-        """Rows still pending (among ``ids`` when given)."""
-        query = sa.select(sa.func.count()).select_from(OUTBOX).where(OUTBOX.c.status == PENDING)
+    def has_pending(self, ids: Iterable[int] | None = None) -> bool:
+        """Whether any row is still pending (among ``ids`` when given)."""
+        query = sa.select(OUTBOX.c.id).where(OUTBOX.c.status == PENDING).limit(1)
         if ids is not None:
             query = query.where(OUTBOX.c.id.in_(list(ids)))
         with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+            return conn.execute(query).first() is not None
+
+    def repair_heads(self, call_ids: Iterable[str] | None = None) -> int:
+        """Recompute ``is_head`` of pending rows from its definition (of ``call_ids`` only,
+        when given); returns how many rows changed. Scans the pending rows concerned."""
+        with self.engine.begin() as conn:
+            return repair_heads(conn, call_ids)
+
+
+def repair_heads(conn: sa.Connection, call_ids: Iterable[str] | None = None) -> int:
+    """``Outbox.repair_heads`` inside an open transaction."""
+    should = ~_earlier_pending_exists()
+    query = (
+        OUTBOX.update()
+        .where(OUTBOX.c.status == PENDING, OUTBOX.c.is_head != should)
+        .values(is_head=should)
+    )
+    if call_ids is not None:
+        query = query.where(OUTBOX.c.call_id.in_(sorted(set(call_ids))))
+    return int(conn.execute(query).rowcount or 0)

@@ -6,7 +6,8 @@ Times are unix seconds (float, UTC) so that comparisons are the same on SQLite a
 - ``callhook_delivery_outbox``: one row per (event, endpoint) accepted for delivery, with the
   request body as sent, the endpoint configuration it was accepted with, and its state
   (``pending`` → ``delivered`` | ``dead``). Per-call order key: (``call_id``, ``url``,
-  ``sequence``).
+  ``sequence``); ``is_head`` marks the first pending row of each key, the only one claimable,
+  so that claiming reads only ready rows (a partial index) however long the backlog.
 - ``callhook_delivery_attempts``: one row per HTTP attempt (status, latency, error).
 - ``callhook_delivery_endpoints``: endpoints disabled by a 410 response.
 """
@@ -43,6 +44,8 @@ OUTBOX = sa.Table(
     sa.Column("config", sa.LargeBinary(), nullable=False),
     #: pending | delivered | dead
     sa.Column("status", sa.String(16), nullable=False),
+    #: the first pending row of its (call_id, url): the only one that may be attempted
+    sa.Column("is_head", sa.Boolean(create_constraint=False), nullable=False, default=False),
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     #: attempts and start of the current retry window (reset by a replay)
     sa.Column("window_attempts", sa.Integer(), nullable=False, server_default="0"),
@@ -56,7 +59,13 @@ OUTBOX = sa.Table(
     sa.Column("last_status_code", sa.Integer(), nullable=True),
     sa.Column("last_error", sa.Text(), nullable=True),
     sa.Index("ix_callhook_delivery_outbox_order", "call_id", "url", "status", "sequence"),
-    sa.Index("ix_callhook_delivery_outbox_due", "status", "next_attempt_at"),
+    sa.Index("ix_callhook_delivery_outbox_status", "status", "next_attempt_at"),
+    sa.Index(
+        "ix_callhook_delivery_outbox_ready",
+        "next_attempt_at",
+        sqlite_where=sa.text("status = 'pending' AND is_head"),
+        postgresql_where=sa.text("status = 'pending' AND is_head"),
+    ),
 )
 
 ATTEMPTS = sa.Table(
