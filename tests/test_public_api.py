@@ -124,6 +124,7 @@ def test_delivery_exports_are_sorted_and_exact() -> None:
         "parse_retry_after",
         "replay",
         "safe_url",
+        "servers_by_assistant",
     ]
     for name in names:
         assert getattr(callhook.delivery, name) is not None

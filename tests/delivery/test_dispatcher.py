@@ -487,3 +487,23 @@ def _http_date(when: float) -> str:
     from email.utils import format_datetime
 
     return format_datetime(datetime.fromtimestamp(when, tz=UTC), usegmt=True)
+
+
+async def test_servers_by_assistant_serves_engine_payloads_with_redacted_secrets(
+    db: sa.Engine,
+) -> None:
+    """The engine redacts assistantServer; the platform's table supplies the real one."""
+    from callhook.delivery import servers_by_assistant
+
+    clock = FakeClock()
+    endpoint = Endpoint(clock)
+    redacted = server(secret=REDACTED, headers={"Authorization": REDACTED})
+    resolve = servers_by_assistant({"asst-1": server()})
+    async with dispatcher(db, endpoint, clock=clock, servers=resolve) as d:
+        d.emit(envelope(assistant_server=redacted, n=0))
+        d.emit(envelope(assistant={}, n=1))  # no assistant id anywhere: not delivered
+        await d.flush()
+        await d.wait_idle()
+    [seen] = endpoint.seen
+    assert seen.request.headers["x-interactly-secret"] == "s3cret"
+    assert seen.request.headers["authorization"] == "Bearer token-1"

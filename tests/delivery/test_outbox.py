@@ -129,3 +129,17 @@ def test_create_outbox_tables_is_idempotent(db: sa.Engine) -> None:
         "callhook_delivery_attempts",
         "callhook_delivery_endpoints",
     }
+
+
+def test_repair_heads_restores_a_lost_head(db: sa.Engine) -> None:
+    """A head lost in a cross-process race is found again from the definition."""
+    outbox = Outbox(db)
+    outbox.insert([_row("A", 0), _row("A", 1)], 1000.0)
+    table = METADATA.tables["callhook_delivery_outbox"]
+    with db.begin() as conn:
+        conn.execute(table.update().values(is_head=False))
+    assert outbox.claim(1000.0, "w", limit=5, free={}, default_free=5, lease_margin=1) == []
+    assert outbox.repair_heads() == 1
+    [claimed] = outbox.claim(1000.0, "w", limit=5, free={}, default_free=5, lease_margin=1)
+    assert (claimed.call_id, claimed.sequence) == ("A", 1)
+    assert outbox.repair_heads() == 0

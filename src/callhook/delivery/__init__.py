@@ -7,7 +7,7 @@
 from callhook._exceptions import DeliveryConfigError, DeliveryError
 from callhook.delivery._admin import AttemptRecord, DeliveryRecord, list_attempts, list_deliveries
 from callhook.delivery._clock import Clock, SystemClock
-from callhook.delivery._config import DEFAULT_TIMEOUT_SECONDS, ServerConfig
+from callhook.delivery._config import DEFAULT_TIMEOUT_SECONDS, ServerConfig, servers_by_assistant
 from callhook.delivery._dispatcher import Dispatcher, ServerResolver
 from callhook.delivery._engine import DEFAULT_DB_URL, make_engine
 from callhook.delivery._payload import REDACTED, encode_body, safe_url
@@ -53,4 +53,5 @@ __all__ = [
     "parse_retry_after",
     "replay",
     "safe_url",
+    "servers_by_assistant",
 ]
