@@ -5,6 +5,7 @@ Run: ``.venv/bin/python bench/delivery.py [--events N] [--calls C]``. Phases, sa
 1. durable burst: N events of C calls accepted at once through ``Dispatcher.emit``;
    deliveries/s = N / (first accept -> last 2xx recorded in the outbox); CPU seconds of this
    process give deliveries per core-second;
+0. outbox only: the same with ``httpx.MockTransport`` (no network): the outbox's own cost;
 2. durable paced: events accepted at a steady rate (half the burst rate) for latency;
    p50/p99 = enqueue -> 2xx response;
 3. naive baseline: a fresh ``httpx.AsyncClient`` (new connection) per event, no outbox,
@@ -87,12 +88,22 @@ def cpu() -> float:
 
 
 async def durable(
-    url: str, envelopes: list[events.Envelope[events.Event]], rate: float | None, in_flight: int
+    url: str,
+    envelopes: list[events.Envelope[events.Event]],
+    rate: float | None,
+    in_flight: int,
+    network: bool = True,
 ) -> dict[str, float]:
-    """Deliver through the outbox; ``rate``: accepts per second (None: all at once)."""
+    """Deliver through the outbox; ``rate``: accepts per second (None: all at once);
+    ``network=False``: an in-process ``httpx.MockTransport`` answers 200 (outbox cost only)."""
     with tempfile.TemporaryDirectory() as tmp:
         db = make_engine(f"sqlite:///{tmp}/bench.sqlite3")
-        timing = Timing(httpx.AsyncHTTPTransport())
+        inner: httpx.AsyncBaseTransport = (
+            httpx.AsyncHTTPTransport()
+            if network
+            else httpx.MockTransport(lambda request: httpx.Response(200))
+        )
+        timing = Timing(inner)
         enqueued: dict[str, float] = {}
         async with Dispatcher(
             db,
@@ -174,7 +185,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000)
     parser.add_argument("--calls", type=int, default=250)
     parser.add_argument("--naive-events", type=int, default=1_000)
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     args = parser.parse_args()
 
     receiver = subprocess.Popen(
@@ -191,6 +202,11 @@ def main() -> None:
             f"{receiver.pid}; {len(envelopes)} events over {args.calls} calls"
         )
 
+        offline = asyncio.run(durable(url, envelopes, None, args.concurrency, network=False))
+        print(
+            f"outbox only   : {offline['per_s']:8.0f} deliveries/s wall, "
+            f"{offline['per_cpu_s']:8.0f} per CPU-second (httpx.MockTransport, no network)"
+        )
         burst = asyncio.run(durable(url, envelopes, None, args.concurrency))
         print(
             f"durable burst : {burst['per_s']:8.0f} deliveries/s wall, "

@@ -355,8 +355,11 @@ class Dispatcher:
                 )
                 self._sends.add(task)
                 task.add_done_callback(self._sends.discard)
-            if claimed:
+            if claimed and len(claimed) >= free:
                 await asyncio.sleep(0)
+                continue  # there may be more; claim again once the loop has run
+            if claimed:
+                await self._wait(self._poll_interval)
                 continue
             if self._in_flight or free <= 0:
                 await self._wait(self._poll_interval)

@@ -244,59 +244,70 @@ class Outbox:
         default_free: int,
         lease_margin: float,
     ) -> list[ClaimedRow]:
-        """Lease up to ``limit`` due head rows, at most ``free[url]`` per endpoint."""
+        """Lease up to ``limit`` due head rows, at most ``free[url]`` per endpoint.
+
+        Two statements: pick candidates by index (ids, URLs and configurations only), then
+        lease the chosen ones and read them back with ``RETURNING``.
+        """
         with self.engine.begin() as conn:
             self._kill_disabled(conn, now)
             query = (
-                sa.select(*_CLAIM_COLUMNS)
+                sa.select(OUTBOX.c.id, OUTBOX.c.url, OUTBOX.c.config)
                 .where(
                     OUTBOX.c.status == PENDING,
-                    OUTBOX.c.is_head.is_(True),
+                    OUTBOX.c.is_head == sa.true(),
                     OUTBOX.c.next_attempt_at <= now,
                     sa.or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until <= now),
                 )
                 .order_by(OUTBOX.c.next_attempt_at)
                 .limit(limit * 2)
             )
+            full = sorted(url for url, left in free.items() if left <= 0)
+            if full:
+                query = query.where(OUTBOX.c.url.not_in(full))
             if self._skip_locked:
                 query = query.with_for_update(skip_locked=True)
             room = dict(free)
-            taken: list[ClaimedRow] = []
-            for r in conn.execute(query):
-                left = room.get(r.url, default_free)
-                if left <= 0 or len(taken) >= limit:
+            chosen: list[int] = []
+            longest = 0.0
+            for row_id, url, raw in conn.execute(query):
+                left = room.get(url, default_free)
+                if left <= 0:
                     continue
-                room[r.url] = left - 1
-                taken.append(
-                    ClaimedRow(
-                        id=r.id,
-                        webhook_id=r.webhook_id,
-                        call_id=r.call_id,
-                        event_type=r.event_type,
-                        url=r.url,
-                        sequence=r.sequence,
-                        body=r.body,
-                        config=self._config(r.config),
-                        attempts=r.attempts,
-                        window_attempts=r.window_attempts,
-                        window_start=r.window_start,
-                    )
+                room[url] = left - 1
+                chosen.append(row_id)
+                longest = max(longest, self._config(raw).timeout_seconds)
+                if len(chosen) >= limit:
+                    break
+            if not chosen:
+                return []
+            leased = conn.execute(
+                OUTBOX.update()
+                .where(
+                    OUTBOX.c.id.in_(chosen),
+                    OUTBOX.c.status == PENDING,
+                    sa.or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until <= now),
                 )
-            if taken:
-                longest = max(row.config.timeout_seconds for row in taken)
-                leased = conn.execute(
-                    OUTBOX.update()
-                    .where(
-                        OUTBOX.c.id.in_([row.id for row in taken]),
-                        OUTBOX.c.status == PENDING,
-                        sa.or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until <= now),
-                    )
-                    .values(lease_until=now + longest + lease_margin, lease_owner=owner)
-                    .returning(OUTBOX.c.id)
+                .values(lease_until=now + longest + lease_margin, lease_owner=owner)
+                .returning(*_CLAIM_COLUMNS)
+            )
+            by_id = {
+                r.id: ClaimedRow(
+                    id=r.id,
+                    webhook_id=r.webhook_id,
+                    call_id=r.call_id,
+                    event_type=r.event_type,
+                    url=r.url,
+                    sequence=r.sequence,
+                    body=r.body,
+                    config=self._config(r.config),
+                    attempts=r.attempts,
+                    window_attempts=r.window_attempts,
+                    window_start=r.window_start,
                 )
-                mine = {row_id for (row_id,) in leased}
-                taken = [row for row in taken if row.id in mine]
-        return taken
+                for r in leased
+            }
+        return [by_id[row_id] for row_id in chosen if row_id in by_id]
 
     def _config(self, raw: bytes) -> ServerConfig:
         config = self._configs.get(raw)
@@ -332,7 +343,7 @@ class Outbox:
             else_=OUTBOX.c.next_attempt_at,
         )
         query = sa.select(sa.func.min(ready)).where(
-            OUTBOX.c.status == PENDING, OUTBOX.c.is_head.is_(True)
+            OUTBOX.c.status == PENDING, OUTBOX.c.is_head == sa.true()
         )
         with self.engine.connect() as conn:
             value = conn.execute(query).scalar()

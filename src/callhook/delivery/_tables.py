@@ -7,7 +7,7 @@ Times are unix seconds (float, UTC) so that comparisons are the same on SQLite a
   request body as sent, the endpoint configuration it was accepted with, and its state
   (``pending`` → ``delivered`` | ``dead``). Per-call order key: (``call_id``, ``url``,
   ``sequence``); ``is_head`` marks the first pending row of each key, the only one claimable,
-  so that claiming reads only ready rows (a partial index) however long the backlog.
+  so that claiming reads only ready rows (an index) however long the backlog.
 - ``callhook_delivery_attempts``: one row per HTTP attempt (status, latency, error).
 - ``callhook_delivery_endpoints``: endpoints disabled by a 410 response.
 """
@@ -60,12 +60,8 @@ OUTBOX = sa.Table(
     sa.Column("last_error", sa.Text(), nullable=True),
     sa.Index("ix_callhook_delivery_outbox_order", "call_id", "url", "status", "sequence"),
     sa.Index("ix_callhook_delivery_outbox_status", "status", "next_attempt_at"),
-    sa.Index(
-        "ix_callhook_delivery_outbox_ready",
-        "next_attempt_at",
-        sqlite_where=sa.text("status = 'pending' AND is_head"),
-        postgresql_where=sa.text("status = 'pending' AND is_head"),
-    ),
+    # claims read only head rows (a plain index: bound parameters cannot match partial ones)
+    sa.Index("ix_callhook_delivery_outbox_ready", "is_head", "status", "next_attempt_at"),
 )
 
 ATTEMPTS = sa.Table(
