@@ -507,3 +507,21 @@ async def test_servers_by_assistant_serves_engine_payloads_with_redacted_secrets
     [seen] = endpoint.seen
     assert seen.request.headers["x-interactly-secret"] == "s3cret"
     assert seen.request.headers["authorization"] == "Bearer token-1"
+
+
+async def test_close_lets_requests_in_flight_finish_and_records_them(db: sa.Engine) -> None:
+    import asyncio
+
+    started = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        started.set()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return httpx.Response(200)
+
+    async with dispatcher(db, handler) as d:
+        for n in range(3):
+            d.emit(envelope(f"WC-{n}", n=n))
+        await started.wait()
+    assert [r.status for r in list_deliveries(db)] == ["delivered"] * 3

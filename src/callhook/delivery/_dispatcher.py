@@ -101,6 +101,7 @@ class Dispatcher:
         self._outbox = Outbox(self._engine)
         self._state = "new"
         self._stopping = False
+        self._sends_over = False
         self._executor: ThreadPoolExecutor | None = None
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -169,6 +170,7 @@ class Dispatcher:
         claimers = {t for t in self._tasks if t.get_name().endswith("claimer")}
         await self._finish(claimers)
         await self._finish(set(self._sends))
+        self._sends_over = True
         self._result_wake.set()
         self._insert_wake.set()
         await self._finish(set(self._tasks))
@@ -306,7 +308,7 @@ class Dispatcher:
                     await self._db(self._outbox.insert, rows, self._clock.time())
                 except sa.exc.SQLAlchemyError as exc:
                     error = DeliveryError(
-                        f"Could not store {len(rows)} events in the outbox: {exc}"
+                        f"Could not store {len(rows)} events in the outbox: {_db_error(exc)}"
                     )
                     lost = sorted({row.call_id for row, done in batch if row and done is None})
                     logger.error("delivery.store_failed events=%s calls=%s", len(rows), lost)
@@ -416,7 +418,7 @@ class Dispatcher:
                         "delivery.record_failed attempts=%s error=%s; the rows are sent again "
                         "when their lease expires",
                         len(batch),
-                        type(exc).__name__,
+                        _db_error(exc),
                     )
                 for result in batch:
                     self._in_flight.pop(result.row.id, None)
@@ -426,7 +428,7 @@ class Dispatcher:
                     _log_result(result)
                 self._wake.set()
                 self._notify_progress()
-            if self._stopping and not self._sends and not self._results:
+            if self._sends_over and not self._results:
                 return
 
     # -- replay --------------------------------------------------------------------------
@@ -469,6 +471,12 @@ class Dispatcher:
             if not busy and not await self._db(self._outbox.has_pending, wanted):
                 return
             await progress
+
+
+def _db_error(exc: sa.exc.SQLAlchemyError) -> str:
+    """The driver's message, without the statement parameters (bodies and secrets)."""
+    orig = getattr(exc, "orig", None)
+    return f"{type(orig).__name__}: {orig}" if orig is not None else type(exc).__name__
 
 
 def _refuse_redacted(config: ServerConfig) -> None:
