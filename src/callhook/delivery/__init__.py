@@ -7,8 +7,8 @@
 from callhook._exceptions import DeliveryConfigError, DeliveryError
 from callhook.delivery._admin import AttemptRecord, DeliveryRecord, list_attempts, list_deliveries
 from callhook.delivery._clock import Clock, SystemClock
-from callhook.delivery._config import DEFAULT_TIMEOUT_SECONDS, ServerConfig, servers_by_assistant
-from callhook.delivery._dispatcher import Dispatcher, ServerResolver
+from callhook.delivery._config import DEFAULT_TIMEOUT_SECONDS, ServerConfig
+from callhook.delivery._dispatcher import Dispatcher
 from callhook.delivery._engine import DEFAULT_DB_URL, make_engine
 from callhook.delivery._payload import REDACTED, encode_body, safe_url
 from callhook.delivery._policy import (
@@ -19,6 +19,7 @@ from callhook.delivery._policy import (
     parse_retry_after,
 )
 from callhook.delivery._replay import open_outbox, replay
+from callhook.delivery._resolve import ServerResolver, servers_by_assistant
 from callhook.delivery._signing import ATTEMPT_HEADER, SECRET_HEADER, SEQUENCE_HEADER
 from callhook.delivery._tables import METADATA, create_outbox_tables, drop_outbox_tables
 

@@ -10,16 +10,16 @@ rotation).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
 from callhook._exceptions import DeliveryConfigError
 from callhook.delivery._signing import check_secret
-from callhook.events import Assistant, AssistantServer, Call, Event, EventType, extra_fields
+from callhook.events import AssistantServer, EventType, extra_fields
 
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "ServerConfig", "servers_by_assistant"]
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "ServerConfig"]
 
 #: ``timeoutSeconds`` when the configuration leaves it out (SPEC §6).
 DEFAULT_TIMEOUT_SECONDS = 20.0
@@ -79,31 +79,6 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
             max_retries=_max_retries(data.get("maxRetries"), url),
             signing_secrets=_signing_secrets(data.get("signingSecret"), url),
         )
-
-
-def servers_by_assistant(
-    servers: Mapping[str, ServerConfig | AssistantServer | Mapping[str, Any]],
-) -> Callable[[Event], ServerConfig | None]:
-    """A ``Dispatcher(servers=...)`` resolver from a table of assistant id -> configuration.
-
-    Each configuration is checked now (``DeliveryConfigError`` names the assistant's key); an
-    event is matched by ``call.assistantId``, else ``assistant._id``. Use it when payloads
-    carry redacted or truncated ``assistantServer`` objects (the engine redacts by default).
-    """
-    table: dict[str, ServerConfig | None] = {}
-    for assistant_id, value in servers.items():
-        table[assistant_id] = (
-            value if isinstance(value, ServerConfig) else ServerConfig.parse(value)
-        )
-
-    def resolve(event: Event) -> ServerConfig | None:
-        call = event.call
-        key = call.assistant_id if isinstance(call, Call) else None
-        if not isinstance(key, str) and isinstance(event.assistant, Assistant):
-            key = event.assistant.id
-        return table.get(key) if isinstance(key, str) else None
-
-    return resolve
 
 
 def _as_mapping(value: AssistantServer | Mapping[str, Any]) -> Mapping[str, Any]:

@@ -16,28 +16,28 @@ import logging
 import random
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import httpx
 import sqlalchemy as sa
 
-from callhook._exceptions import DeliveryConfigError, DeliveryError
+from callhook._exceptions import DeliveryError
 from callhook.delivery._admin import requeue
 from callhook.delivery._clock import Clock, SystemClock
-from callhook.delivery._config import ServerConfig
 from callhook.delivery._engine import DEFAULT_DB_URL, make_engine
 from callhook.delivery._outbox import AttemptResult, ClaimedRow, NewRow, Outbox
-from callhook.delivery._payload import REDACTED, encode_body, safe_url
+from callhook.delivery._payload import encode_body, safe_url
 from callhook.delivery._policy import RetryPolicy
+from callhook.delivery._resolve import ConfigResolver, ServerInput, ServerResolver
 from callhook.delivery._sender import attempt, internal_failure
 from callhook.delivery._tables import create_outbox_tables
-from callhook.events import Assistant, AssistantServer, Envelope, Event, EventType
+from callhook.events import Envelope, Event
 
-__all__ = ["Dispatcher", "ServerResolver"]
+__all__ = ["Dispatcher"]
 
 logger = logging.getLogger("callhook.delivery")
 
@@ -46,10 +46,6 @@ _REPAIR_EVERY = 10.0
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-#: Finds the delivery configuration of an event (``None``: do not deliver it).
-ServerResolver = Callable[[Event], ServerConfig | None]
-ServerInput = ServerConfig | AssistantServer | Mapping[str, Any]  # Any: JSON values
 
 
 class Dispatcher:
@@ -89,7 +85,7 @@ class Dispatcher:
         self._policy = policy if policy is not None else RetryPolicy()
         self._clock: Clock = clock or SystemClock()
         self._rng = rng or random.Random()
-        self._servers = servers
+        self._resolver = ConfigResolver(servers)
         self._max_in_flight = max_in_flight
         self._per_endpoint = per_endpoint
         self._lease_margin = lease_margin
@@ -111,7 +107,6 @@ class Dispatcher:
         self._results: list[AttemptResult] = []
         self._in_flight: dict[int, str] = {}
         self._per_url: Counter[str] = Counter()
-        self._call_configs: dict[str, ServerConfig | None] = {}
         self._insert_wake = asyncio.Event()
         self._result_wake = asyncio.Event()
         self._wake = asyncio.Event()
@@ -260,7 +255,7 @@ class Dispatcher:
     ) -> str | None:
         self._check_running("accept an event")
         event = envelope.message
-        config = self._config_for(event, server)
+        config = self._resolver.config_for(event, server)
         if config is None or not config.subscribes(event.type):
             return None
         webhook_id = f"msg_{uuid.uuid4().hex}"
@@ -275,25 +270,6 @@ class Dispatcher:
         self._inserts.append((row, done))
         self._insert_wake.set()
         return webhook_id
-
-    def _config_for(self, event: Event, server: ServerInput | None) -> ServerConfig | None:
-        if server is not None:
-            return server if isinstance(server, ServerConfig) else ServerConfig.parse(server)
-        if self._servers is not None:
-            return self._servers(event)
-        call_id = event.call_id or ""
-        assistant = event.assistant
-        wire = assistant.assistant_server if isinstance(assistant, Assistant) else None
-        if isinstance(wire, AssistantServer):
-            config = ServerConfig.parse(wire)
-            if config is not None:
-                _refuse_redacted(config)
-            self._call_configs[call_id] = config
-        else:
-            config = self._call_configs.get(call_id)
-        if event.type is EventType.END_OF_CALL_REPORT:
-            self._call_configs.pop(call_id, None)
-        return config
 
     async def _writer_loop(self) -> None:
         while True:
@@ -477,16 +453,6 @@ def _db_error(exc: sa.exc.SQLAlchemyError) -> str:
     """The driver's message, without the statement parameters (bodies and secrets)."""
     orig = getattr(exc, "orig", None)
     return f"{type(orig).__name__}: {orig}" if orig is not None else type(exc).__name__
-
-
-def _refuse_redacted(config: ServerConfig) -> None:
-    if config.secret == REDACTED or REDACTED in config.headers.values():
-        raise DeliveryConfigError(
-            "assistantServer.secret or its header values are redacted in this event; give the "
-            "Dispatcher the real configuration (servers=... or deliver(..., server=...))",
-            "assistantServer.secret",
-            url=config.url,
-        )
 
 
 def _log_result(result: AttemptResult) -> None:
