@@ -19,10 +19,13 @@ from callhook._exceptions import DeliveryConfigError
 from callhook.delivery._signing import check_secret
 from callhook.events import AssistantServer, EventType, extra_fields
 
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "ServerConfig"]
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "RawServer", "ServerConfig"]
 
 #: ``timeoutSeconds`` when the configuration leaves it out (SPEC §6).
 DEFAULT_TIMEOUT_SECONDS = 20.0
+
+#: An ``assistantServer`` as decoded JSON (values of any JSON type until checked).
+RawServer = Mapping[str, Any]  # Any: unchecked JSON values
 
 _EVENT_NAMES = ", ".join(t.value for t in EventType)
 _PREFIX = "assistantServer"
@@ -53,7 +56,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
         return self.enabled and event_type in self.messages
 
     @classmethod
-    def parse(cls, value: AssistantServer | Mapping[str, Any]) -> ServerConfig | None:
+    def parse(cls, value: AssistantServer | RawServer) -> ServerConfig | None:
         """Check an ``assistantServer`` object; ``None`` when delivery is not enabled.
 
         Raises ``DeliveryConfigError`` naming the key: an enabled server needs a ``url`` and a
@@ -81,9 +84,9 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-def _as_mapping(value: AssistantServer | Mapping[str, Any]) -> Mapping[str, Any]:
+def _as_mapping(value: AssistantServer | RawServer) -> RawServer:
     if isinstance(value, AssistantServer):
-        data: dict[str, Any] = msgspec.to_builtins(value)
+        data: dict[str, Any] = msgspec.to_builtins(value)  # Any: JSON values
         data.update(extra_fields(value))
         return data
     if isinstance(value, Mapping):

@@ -60,6 +60,16 @@ class Dispatcher:
     The configuration of an event is, first found: ``server=`` given to ``deliver``; the
     ``servers`` resolver; the event's ``assistant.assistantServer``; the last one seen for the
     same call (events may carry a truncated assistant).
+
+    ``db``: a database URL or an Engine (the outbox tables are created on start unless
+    ``create_tables=False``). ``transport``: httpx transport (``httpx.MockTransport`` in tests).
+    ``policy``, ``clock``, ``rng``: when to retry, the time source, the jitter source.
+    ``max_in_flight`` / ``per_endpoint``: concurrent requests in all / to one URL.
+    ``lease_margin``: seconds added to an endpoint's timeout while a row is held in flight
+    (after a crash, its rows are sent again once that has passed). ``poll_interval``: seconds
+    between looks for rows added by other processes (``None``: only wake on own activity).
+    ``redact``: hide ``assistantServer`` secrets in payloads. ``close_timeout``: seconds
+    ``close`` waits for requests in flight before cancelling them.
     """
 
     def __init__(
@@ -132,7 +142,12 @@ class Dispatcher:
             raise DeliveryError("This Dispatcher was already started; create a new one.")
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="callhook-delivery-db")
         if self._create_tables:
-            await self._db(create_outbox_tables, self._engine)
+            try:
+                await self._db(create_outbox_tables, self._engine)
+            except sa.exc.SQLAlchemyError as exc:
+                self._executor.shutdown(wait=True)
+                self._state = "closed"
+                raise DeliveryError(f"Cannot create the outbox tables: {_db_error(exc)}") from None
         limits = httpx.Limits(
             max_connections=self._max_in_flight, max_keepalive_connections=self._max_in_flight
         )

@@ -9,10 +9,9 @@ a truncated assistant, ``{}`` or a few keys).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from callhook._exceptions import DeliveryConfigError
-from callhook.delivery._config import ServerConfig
+from callhook.delivery._config import RawServer, ServerConfig
 from callhook.delivery._payload import REDACTED
 from callhook.events import Assistant, AssistantServer, Call, Event, EventType
 
@@ -21,11 +20,11 @@ __all__ = ["ConfigResolver", "ServerInput", "ServerResolver", "servers_by_assist
 #: Finds the delivery configuration of an event (``None``: do not deliver it).
 ServerResolver = Callable[[Event], ServerConfig | None]
 #: A configuration as given by a caller.
-ServerInput = ServerConfig | AssistantServer | Mapping[str, Any]  # Any: JSON values
+ServerInput = ServerConfig | AssistantServer | RawServer
 
 
 def servers_by_assistant(
-    servers: Mapping[str, ServerConfig | AssistantServer | Mapping[str, Any]],
+    servers: Mapping[str, ServerInput],
 ) -> ServerResolver:
     """A ``Dispatcher(servers=...)`` resolver from a table of assistant id -> configuration.
 
