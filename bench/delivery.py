@@ -2,13 +2,15 @@
 
 Run: ``.venv/bin/python bench/delivery.py [--events N] [--calls C]``. Phases, same run:
 
-1. durable burst: N events of C calls accepted at once through ``Dispatcher.emit``;
-   deliveries/s = N / (first accept -> last 2xx recorded in the outbox); CPU seconds of this
-   process give deliveries per core-second;
-0. outbox only: the same with ``httpx.MockTransport`` (no network): the outbox's own cost;
-2. durable paced: events accepted at a steady rate (half the burst rate) for latency;
-   p50/p99 = enqueue -> 2xx response;
-3. naive baseline: a fresh ``httpx.AsyncClient`` (new connection) per event, no outbox,
+1. outbox only: N events of C calls accepted at once through ``Dispatcher.emit`` and
+   answered in-process by ``httpx.MockTransport``: the durable outbox's own cost;
+2. burst, httpx: the same over loopback with httpx's default transport (the default);
+3. burst, lean: the same with ``transport=Http11Transport()``; deliveries/s = N / (first
+   accept -> last result committed); CPU seconds of this process give deliveries per
+   core-second (the RESULT line's ``deliveries_per_s``);
+4. paced, lean: events accepted at half that rate; p50/p99 = accept -> 2xx response (the
+   RESULT line's ``p99_ms``);
+5. naive baseline: a fresh ``httpx.AsyncClient`` (new connection) per event, no outbox,
    same concurrency.
 
 The receiver runs in its own process. Last line:
@@ -31,7 +33,8 @@ from pathlib import Path
 import httpx
 
 from callhook import events
-from callhook.delivery import Dispatcher, list_deliveries, make_engine
+from callhook.delivery import Dispatcher, Http11Transport, list_deliveries, make_engine
+from callhook.events import encode
 
 HERE = Path(__file__).parent
 
@@ -92,17 +95,20 @@ async def durable(
     envelopes: list[events.Envelope[events.Event]],
     rate: float | None,
     in_flight: int,
-    network: bool = True,
+    network: str = "httpx",
 ) -> dict[str, float]:
     """Deliver through the outbox; ``rate``: accepts per second (None: all at once);
-    ``network=False``: an in-process ``httpx.MockTransport`` answers 200 (outbox cost only)."""
+    ``network``: ``httpx`` (httpx's default transport), ``lean`` (``Http11Transport``) or
+    ``none`` (an in-process ``httpx.MockTransport`` answers 200: the outbox's cost only)."""
     with tempfile.TemporaryDirectory() as tmp:
         db = make_engine(f"sqlite:///{tmp}/bench.sqlite3")
-        inner: httpx.AsyncBaseTransport = (
-            httpx.AsyncHTTPTransport()
-            if network
-            else httpx.MockTransport(lambda request: httpx.Response(200))
-        )
+        inner: httpx.AsyncBaseTransport
+        if network == "httpx":
+            inner = httpx.AsyncHTTPTransport()
+        elif network == "lean":
+            inner = Http11Transport()
+        else:
+            inner = httpx.MockTransport(lambda request: httpx.Response(200))
         timing = Timing(inner)
         enqueued: dict[str, float] = {}
         async with Dispatcher(
@@ -202,26 +208,31 @@ def main() -> None:
             f"{receiver.pid}; {len(envelopes)} events over {args.calls} calls"
         )
 
-        offline = asyncio.run(durable(url, envelopes, None, args.concurrency, network=False))
+        offline = asyncio.run(durable(url, envelopes, None, args.concurrency, network="none"))
         print(
             f"outbox only   : {offline['per_s']:8.0f} deliveries/s wall, "
             f"{offline['per_cpu_s']:8.0f} per CPU-second (httpx.MockTransport, no network)"
         )
-        burst = asyncio.run(durable(url, envelopes, None, args.concurrency))
+        default = asyncio.run(durable(url, envelopes, None, args.concurrency, network="httpx"))
         print(
-            f"durable burst : {burst['per_s']:8.0f} deliveries/s wall, "
-            f"{burst['per_cpu_s']:8.0f} per CPU-second ({burst['cpu_s']:.2f} s CPU), "
-            f"last 2xx after {burst['p99_ms']:.0f} ms (p99 of burst)"
+            f"burst, httpx  : {default['per_s']:8.0f} deliveries/s wall, "
+            f"{default['per_cpu_s']:8.0f} per CPU-second (httpx's default transport)"
+        )
+        burst = asyncio.run(durable(url, envelopes, None, args.concurrency, network="lean"))
+        print(
+            f"burst, lean   : {burst['per_s']:8.0f} deliveries/s wall, "
+            f"{burst['per_cpu_s']:8.0f} per CPU-second ({burst['cpu_s']:.2f} s CPU; "
+            "Http11Transport)"
         )
         rate = round(burst["per_s"] * 0.5)
         paced_n = min(len(envelopes), max(2_000, rate * 3))
-        paced = asyncio.run(durable(url, envelopes[:paced_n], rate, args.concurrency))
+        paced = asyncio.run(
+            durable(url, envelopes[:paced_n], rate, args.concurrency, network="lean")
+        )
         print(
-            f"durable paced : {paced['per_s']:8.0f} deliveries/s at {rate}/s offered, "
+            f"paced, lean   : {paced['per_s']:8.0f} deliveries/s at {rate}/s offered, "
             f"enqueue->2xx p50 {paced['p50_ms']:.1f} ms, p99 {paced['p99_ms']:.1f} ms"
         )
-
-        from callhook.events import encode
 
         bodies = [encode(e) for e in envelopes[: args.naive_events]]
         base = asyncio.run(naive(url, bodies, args.concurrency))

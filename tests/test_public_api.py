@@ -108,6 +108,7 @@ def test_delivery_exports_are_sorted_and_exact() -> None:
         "DeliveryError",
         "DeliveryRecord",
         "Dispatcher",
+        "Http11Transport",
         "Outcome",
         "RetryPolicy",
         "ServerConfig",

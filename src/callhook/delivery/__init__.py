@@ -22,6 +22,7 @@ from callhook.delivery._replay import open_outbox, replay
 from callhook.delivery._resolve import ServerResolver, servers_by_assistant
 from callhook.delivery._signing import ATTEMPT_HEADER, SECRET_HEADER, SEQUENCE_HEADER
 from callhook.delivery._tables import METADATA, create_outbox_tables, drop_outbox_tables
+from callhook.delivery._transport import Http11Transport
 
 __all__ = [
     "ATTEMPT_HEADER",
@@ -38,6 +39,7 @@ __all__ = [
     "DeliveryError",
     "DeliveryRecord",
     "Dispatcher",
+    "Http11Transport",
     "Outcome",
     "RetryPolicy",
     "ServerConfig",
