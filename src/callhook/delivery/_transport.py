@@ -178,7 +178,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
                             break
             except TimeoutError:
                 raise httpx.ReadTimeout("reading the response timed out") from None
-            except ConnectionError as exc:
+            except OSError as exc:  # resets, TLS errors
                 if not started:
                     raise _Stale() from None
                 raise httpx.ReadError(str(exc) or type(exc).__name__) from None
