@@ -3,7 +3,7 @@
 ``python crash_sender.py DB_URL RECEIVER_URL CALLS EVENTS`` accepts CALLS x EVENTS events
 (round-robin over the calls), printing ``accepted <webhook-id>`` once each is committed, and
 delivers them; ``--resume`` accepts nothing and only delivers what the outbox holds. Prints
-``done`` when nothing is pending.
+``done`` when nothing is pending. ``--lean`` sends through ``Http11Transport``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import json
 
 from callhook import events
-from callhook.delivery import Dispatcher
+from callhook.delivery import Dispatcher, Http11Transport
 
 
 def make_envelope(url: str, call: int, n: int) -> events.Envelope[events.Event]:
@@ -35,12 +35,17 @@ def make_envelope(url: str, call: int, n: int) -> events.Envelope[events.Event]:
     return events.decode(json.dumps({"message": message}))
 
 
-async def run(db: str, url: str, calls: int, per_call: int, resume: bool) -> None:
-    async with Dispatcher(db, poll_interval=0.05, lease_margin=1.0, per_endpoint=4) as dispatcher:
+async def run(db: str, url: str, calls: int, per_call: int, resume: bool, lean: bool) -> None:
+    transport = Http11Transport() if lean else None
+    async with Dispatcher(
+        db, transport=transport, poll_interval=0.05, lease_margin=1.0, per_endpoint=4
+    ) as dispatcher:
         if not resume:
-            for n in range(per_call):
-                for call in range(calls):
-                    webhook_id = await dispatcher.deliver(make_envelope(url, call, n))
+            for n in range(per_call):  # one commit per round: accepting outpaces sending
+                accepted = await asyncio.gather(
+                    *(dispatcher.deliver(make_envelope(url, call, n)) for call in range(calls))
+                )
+                for webhook_id in accepted:
                     print(f"accepted {webhook_id}", flush=True)
         await dispatcher.wait_idle()
     print("done", flush=True)
@@ -53,8 +58,9 @@ def main() -> None:
     parser.add_argument("calls", type=int)
     parser.add_argument("events", type=int)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--lean", action="store_true", help="use Http11Transport")
     args = parser.parse_args()
-    asyncio.run(run(args.db, args.url, args.calls, args.events, args.resume))
+    asyncio.run(run(args.db, args.url, args.calls, args.events, args.resume, args.lean))
 
 
 if __name__ == "__main__":
