@@ -16,6 +16,7 @@ from callhook._exceptions import DecodeError, DeliveryError
 from callhook.delivery import (
     DEFAULT_DB_URL,
     DeliveryRecord,
+    list_attempts,
     list_deliveries,
     open_outbox,
     replay,
@@ -146,6 +147,38 @@ def deliveries_list(
     typer.echo(_HEADER)
     for record in records:
         typer.echo(_row(record))
+
+
+@deliveries.command("show")
+def deliveries_show(
+    delivery_id: Annotated[int, typer.Argument(metavar="ID", help="Delivery id (see list).")],
+    db: Annotated[str, _DB] = DEFAULT_DB_URL,
+) -> None:
+    """Show one delivery and every attempt: time, HTTP status, latency, outcome, error."""
+    try:
+        engine = open_outbox(db)
+        records = list_deliveries(engine, ids=[delivery_id], limit=1)
+        attempts = list_attempts(engine, delivery_id)
+    except DeliveryError as exc:
+        typer.echo(f"ERROR {exc}", err=True)
+        raise typer.Exit(1) from None
+    engine.dispose()
+    if not records:
+        typer.echo(
+            f"ERROR No delivery with id {delivery_id}; see `callhook deliveries list`", err=True
+        )
+        raise typer.Exit(1)
+    typer.echo(_HEADER)
+    typer.echo(_row(records[0]))
+    typer.echo(f"webhook-id {records[0].webhook_id}")
+    for item in attempts:
+        when = datetime.fromtimestamp(item.started_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        code = "-" if item.status_code is None else str(item.status_code)
+        line = (
+            f"  attempt {item.attempt:>2}  {when[:-4]}Z  {code:>4}  {item.latency_ms:8.1f} ms  "
+            f"{item.outcome:<9} {safe_url(item.url)}"
+        )
+        typer.echo(line + (f"  {item.error}" if item.error else ""))
 
 
 @deliveries.command("replay")

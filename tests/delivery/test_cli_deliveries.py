@@ -136,3 +136,18 @@ def test_replay_of_an_unknown_id_names_it(tmp_path: Path) -> None:
     result = runner.invoke(app, ["deliveries", "replay", "999", "--db", url])
     assert result.exit_code == 1
     assert "No delivery with id 999" in result.stderr
+
+
+def test_show_prints_every_attempt(tmp_path: Path) -> None:
+    url = _dead_letters(tmp_path / "callhook.sqlite3")
+    engine = make_engine(url)
+    [record] = list_deliveries(engine, call_id="WC-2")
+    engine.dispose()
+    result = runner.invoke(app, ["deliveries", "show", str(record.id), "--db", url])
+    assert result.exit_code == 0, result.output
+    assert f"webhook-id {record.webhook_id}" in result.stdout
+    [attempt] = [line for line in result.stdout.splitlines() if "attempt" in line]
+    assert " 404 " in attempt and "give-up" in attempt and "HTTP 404 Not Found" in attempt
+    missing = runner.invoke(app, ["deliveries", "show", "999", "--db", url])
+    assert missing.exit_code == 1
+    assert "No delivery with id 999" in missing.stderr
