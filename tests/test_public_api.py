@@ -243,3 +243,45 @@ def test_engine_exports_are_sorted_and_exact() -> None:
     ]
     for name in names:
         assert getattr(callhook.engine, name) is not None
+
+
+def test_delivery_exports_are_sorted_and_exact() -> None:
+    import callhook.delivery
+
+    names = callhook.delivery.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n.islower(), n))
+    assert names == [
+        "ATTEMPT_HEADER",
+        "DEFAULT_DB_URL",
+        "DEFAULT_SCHEDULE",
+        "DEFAULT_TIMEOUT_SECONDS",
+        "METADATA",
+        "REDACTED",
+        "SECRET_HEADER",
+        "SEQUENCE_HEADER",
+        "AttemptRecord",
+        "Clock",
+        "DeliveryConfigError",
+        "DeliveryError",
+        "DeliveryRecord",
+        "Dispatcher",
+        "Outcome",
+        "RetryPolicy",
+        "ServerConfig",
+        "ServerResolver",
+        "SystemClock",
+        "classify",
+        "create_outbox_tables",
+        "drop_outbox_tables",
+        "encode_body",
+        "list_attempts",
+        "list_deliveries",
+        "make_engine",
+        "open_outbox",
+        "parse_retry_after",
+        "replay",
+        "safe_url",
+        "servers_by_assistant",
+    ]
+    for name in names:
+        assert getattr(callhook.delivery, name) is not None
