@@ -145,3 +145,71 @@ def test_events_exports_are_sorted_and_exact() -> None:
     }
     for name in names:
         assert getattr(callhook.events, name) is not None
+
+
+def test_monitor_exports_are_sorted_and_exact() -> None:
+    import callhook.monitor
+
+    names = callhook.monitor.__all__
+    assert names == sorted(names)
+    assert names == [
+        "Alert",
+        "AlertSink",
+        "AlertSinkError",
+        "AlertState",
+        "AlertStore",
+        "CallRecord",
+        "CallSentiment",
+        "Condition",
+        "Dimension",
+        "EmailSink",
+        "EmailSinkConfig",
+        "EventRuleConfig",
+        "HangImpact",
+        "HangOutcome",
+        "ImpactConfig",
+        "InMemoryAlertStore",
+        "IncidentKind",
+        "IncidentRecord",
+        "LogSink",
+        "LogSinkConfig",
+        "Monitor",
+        "MonitorClosedError",
+        "MonitorConfig",
+        "MonitorConfigError",
+        "MonitorCore",
+        "MonitorStats",
+        "Notice",
+        "NoticeKind",
+        "Outcome",
+        "PatternRow",
+        "RemediationConfig",
+        "RemediationError",
+        "Remediator",
+        "RuleConfig",
+        "RuleId",
+        "RulesConfig",
+        "SayAction",
+        "SentimentPoint",
+        "SentimentScorer",
+        "Severity",
+        "SinkConfig",
+        "StaleCallsConfig",
+        "WebhookAction",
+        "WebhookSink",
+        "WebhookSinkConfig",
+        "analyze_patterns",
+        "build_sinks",
+        "length_band",
+        "load_config",
+        "notice_json",
+    ]
+    for name in names:
+        assert getattr(callhook.monitor, name) is not None
+
+
+def test_monitor_errors_are_callhook_errors() -> None:
+    import callhook.monitor as m
+
+    for error in (m.AlertSinkError, m.MonitorClosedError, m.MonitorConfigError, m.RemediationError):
+        assert issubclass(error, callhook.CallhookError)
