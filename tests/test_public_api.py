@@ -57,6 +57,7 @@ def test_receiver_exports_are_sorted_and_exact() -> None:
     assert callhook.receiver.__all__ == [
         "AuthMiddleware",
         "AuthMode",
+        "IngestListener",
         "LimitsMiddleware",
         "ReceiverApp",
         "ReceiverConfig",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,7 +16,7 @@ from callhook.receiver._api import api_routes
 from callhook.receiver._asgi import ASGIApp, Receive, Scope, Send, error_body
 from callhook.receiver._auth import AuthMiddleware
 from callhook.receiver._config import ReceiverConfig
-from callhook.receiver._ingest import IngestApp
+from callhook.receiver._ingest import IngestApp, IngestListener
 from callhook.receiver._limits import LimitsMiddleware
 from callhook.receiver._metrics import ReceiverMetrics
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
@@ -50,9 +50,11 @@ def create_app(
     *,
     store: Store | None = None,
     clock: Callable[[], int] = _now_ms,
+    listeners: Sequence[IngestListener] = (),
 ) -> ReceiverApp:
     """Build the receiver. Without ``store`` the app opens one on ``config.database_url``
-    in its lifespan (migrating it) and closes it on shutdown; with one, the caller owns it."""
+    in its lifespan (migrating it) and closes it on shutdown; with one, the caller owns it.
+    ``listeners`` are told of each stored event after its commit (see ``IngestListener``)."""
     config.check()
     own = store is None
     the_store = (
@@ -61,7 +63,9 @@ def create_app(
         else Store(config.database_url, max_batch=config.max_batch, max_depth=config.max_depth)
     )
     metrics = ReceiverMetrics()
-    ingest = IngestApp(the_store, metrics, max_depth=config.max_depth, clock=clock)
+    ingest = IngestApp(
+        the_store, metrics, max_depth=config.max_depth, clock=clock, listeners=listeners
+    )
     webhook = LimitsMiddleware(
         AuthMiddleware(ingest, mode=config.auth, secrets=config.secrets),
         max_body_bytes=config.max_body_bytes,
