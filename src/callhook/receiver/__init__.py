@@ -9,6 +9,7 @@ from callhook.receiver._auth import AuthMiddleware
 from callhook.receiver._config import AuthMode, ReceiverConfig, load_config
 from callhook.receiver._ingest import IngestListener
 from callhook.receiver._limits import LimitsMiddleware
+from callhook.receiver._live import LiveBus
 from callhook.receiver._metrics import ReceiverMetrics
 from callhook.receiver._serve import serve
 
@@ -17,6 +18,7 @@ __all__ = [
     "AuthMode",
     "IngestListener",
     "LimitsMiddleware",
+    "LiveBus",
     "ReceiverApp",
     "ReceiverConfig",
     "ReceiverMetrics",

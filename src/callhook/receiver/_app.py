@@ -1,4 +1,4 @@
-"""``create_app``: the receiver as one ASGI app (webhook, query API, docs, metrics)."""
+"""``create_app``: the receiver as one ASGI app (webhook, query API, docs, metrics, dashboard)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from callhook.receiver._api import api_routes
 from callhook.receiver._asgi import ASGIApp, Receive, Scope, Send, error_body
 from callhook.receiver._auth import AuthMiddleware
 from callhook.receiver._config import ReceiverConfig
+from callhook.receiver._dashboard import dashboard_routes
 from callhook.receiver._ingest import IngestApp, IngestListener
 from callhook.receiver._limits import LimitsMiddleware
+from callhook.receiver._live import LiveBus
 from callhook.receiver._metrics import ReceiverMetrics
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
 from callhook.store import Store
@@ -33,10 +35,14 @@ class ReceiverApp:
     """The ASGI app: ``POST`` to the webhook path goes straight to the ingest chain
     (limits → auth → ingest); everything else is routed by Starlette."""
 
-    def __init__(self, webhook_path: str, webhook: ASGIApp, other: Starlette) -> None:
+    def __init__(
+        self, webhook_path: str, webhook: ASGIApp, other: Starlette, live: LiveBus
+    ) -> None:
         self.webhook_path = webhook_path
         self.webhook = webhook
         self.other = other
+        #: The live bus behind ``/api/stream``; ``live.close()`` ends every stream.
+        self.live = live
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.webhook_path:
@@ -63,8 +69,13 @@ def create_app(
         else Store(config.database_url, max_batch=config.max_batch, max_depth=config.max_depth)
     )
     metrics = ReceiverMetrics()
+    live = LiveBus()
     ingest = IngestApp(
-        the_store, metrics, max_depth=config.max_depth, clock=clock, listeners=listeners
+        the_store,
+        metrics,
+        max_depth=config.max_depth,
+        clock=clock,
+        listeners=(live, *listeners),
     )
     webhook = LimitsMiddleware(
         AuthMiddleware(ingest, mode=config.auth, secrets=config.secrets),
@@ -86,18 +97,22 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if own:
-            async with the_store:
+        try:
+            if own:
+                async with the_store:
+                    yield
+            else:
                 yield
-        else:
-            yield
+        finally:
+            live.close()
 
     routes = [
         *api_routes(the_store, metrics),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
+        *dashboard_routes(the_store, live),
     ]
     other = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
-    return ReceiverApp(config.webhook_path, webhook, other)
+    return ReceiverApp(config.webhook_path, webhook, other, live)

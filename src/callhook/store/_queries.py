@@ -70,6 +70,8 @@ class CallFilter:
     error_type: str | None = None
     code: str | None = None
     provider: str | None = None
+    #: Case-insensitive substring of the call id, its call fields or its end-of-call report.
+    search: str | None = None
 
 
 def _raw(text: str | None) -> msgspec.Raw | None:
@@ -143,13 +145,77 @@ def list_calls(conn: Connection, where: CallFilter, cursor: str | None, limit: i
         query = query.where((calls.c.hang_count > 0) == where.has_hang)
     if where.has_error is not None:
         query = query.where((calls.c.error_count > 0) == where.has_error)
+    if where.search:
+        escaped = where.search.lower().replace("\\", "\\\\")
+        pattern = "%" + escaped.replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (
+                        calls.c.call_id,
+                        calls.c.fields,
+                        func.coalesce(calls.c.report, ""),
+                    )
+                )
+            )
+        )
     if cursor is not None:
         query = query.where(_after([first, calls.c.pk], decode_cursor(cursor, 2)))
     query = query.order_by(first.desc(), calls.c.pk.desc()).limit(limit + 1)
     rows = conn.execute(query).all()
-    items = [_call_summary(row) for row in rows]
+    items = _with_listing_facts(conn, list(rows))
     key = [rows[limit - 1].sort_ts, rows[limit - 1].pk] if len(rows) > limit else None
     return _page(items, limit, key)
+
+
+class _Listed(msgspec.Struct):
+    """The call and assistant keys a list row shows (everything else stays unparsed)."""
+
+    startAt: Any = None  # Any: any JSON value, shown as sent
+    assistantCallDuration: Any = None
+    userNumber: Any = None
+    callType: Any = None
+    assistantProvider: Any = None
+    assistantModel: Any = None
+
+
+_LISTED = msgspec.json.Decoder(_Listed)
+
+
+def _listed(text: str | None) -> _Listed:
+    try:
+        return _LISTED.decode(text) if text else _Listed()
+    except msgspec.DecodeError:
+        return _Listed()
+
+
+def _with_listing_facts(conn: Connection, rows: list[Any]) -> list[Json]:  # Any: calls rows
+    """Summaries plus what the dashboard's list shows: start, duration, number, assistant
+    name, provider and model (read from the call fields and the stored assistant)."""
+    digests = {r.assistant_digest for r in rows if r.assistant_digest is not None}
+    found = {}
+    if digests:
+        query = select(assistants.c.digest, assistants.c.name, assistants.c.body)
+        for a in conn.execute(query.where(assistants.c.digest.in_(digests))):
+            found[a.digest] = (a.name, _listed(a.body))
+    items = []
+    for row in rows:
+        fields = _listed(row.fields)
+        name, assistant = found.get(row.assistant_digest, (None, _Listed()))
+        items.append(
+            {
+                **_call_summary(row),
+                "startAt": fields.startAt,
+                "durationMs": fields.assistantCallDuration,
+                "userNumber": fields.userNumber,
+                "callType": fields.callType,
+                "assistantName": name,
+                "provider": assistant.assistantProvider,
+                "model": assistant.assistantModel,
+            }
+        )
+    return items
 
 
 def get_call(conn: Connection, call_id: str) -> Json | None:
