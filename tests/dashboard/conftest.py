@@ -65,7 +65,9 @@ class LiveServer:
         raise RuntimeError("the test server did not start")
 
     def post(self, client: httpx.Client, body: bytes) -> None:
-        response = client.post("/webhook", content=body, headers={"content-type": "application/json"})
+        response = client.post(
+            "/webhook", content=body, headers={"content-type": "application/json"}
+        )
         assert response.status_code == 200, response.text
 
     def stop(self) -> None:

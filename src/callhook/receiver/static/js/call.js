@@ -170,7 +170,7 @@ function bubble(m, answered) {
   const role = m.role === "user" ? "user" : "assistant";
   const late = m.metrics?.hang?.waitedMs;
   return h("div", { class: `msg ${role}${welcome ? " welcome" : ""}`, dataset: { messageId: m.messageId, role } },
-    h("div", { class: "meta" }, welcome ? "welcome" : role, h("span", { class: "at" }, fmtClock(m.timestamp)),
+    h("div", { class: "meta" }, h("span", { class: "who" }, welcome ? "Welcome" : role === "user" ? "User" : "Assistant"), h("span", { class: "at" }, fmtClock(m.timestamp)),
       late ? badge(`late · ${fmtMs(late)}`, "hang") : null),
     h("div", { class: "text" }, m.text || h("i", { class: "quiet" }, "(no text)")),
     role === "assistant" && !welcome ? waterfall(answered, m) : null,
@@ -185,7 +185,7 @@ function interrupted(skipped) {
   const played = typeof skipped.playedText === "string" ? skipped.playedText : "";
   const rest = text.startsWith(played) ? text.slice(played.length) : text;
   return h("div", { class: "msg assistant interrupted", dataset: { messageId: skipped.messageId, kind: "interrupted" } },
-    h("div", { class: "meta" }, "assistant · interrupted", h("span", { class: "at" }, fmtClock(skipped.timestamp)),
+    h("div", { class: "meta" }, h("span", { class: "who" }, "Assistant · interrupted"), h("span", { class: "at" }, fmtClock(skipped.timestamp)),
       typeof skipped.playedMs === "number" ? badge(`heard ${fmtMs(skipped.playedMs)}`, "warn") : null),
     h("div", { class: "text" }, h("span", { class: "heard" }, played), h("span", { class: "unheard", title: "generated, not heard" }, rest)),
   );
@@ -224,7 +224,14 @@ function waterfall(user, assistant) {
     offset += width;
     return bar;
   });
-  return h("details", { class: "waterfall" }, h("summary", {}, `latency ${fmtMs(total)}`), ...rows);
+  let at = 0;
+  const strip = h("span", { class: "wf-strip" }, parts.map(([key, label, v]) => {
+    const width = Math.max(0, v) / total * 100;
+    const seg = h("span", { class: `wf-bar ${key}`, style: `left:${at}%;width:${width}%`, title: `${label}: ${fmtMs(v)}` });
+    at += width;
+    return seg;
+  }));
+  return h("details", { class: "waterfall" }, h("summary", {}, strip, h("span", { class: "wf-total" }, fmtMs(total))), ...rows);
 }
 
 function reportPanel(detail) {
