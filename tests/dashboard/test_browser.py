@@ -20,13 +20,23 @@ WAIT_MS = 10_000
 
 def _conversation(call_id: str, texts: list[tuple[str, str]], start: int) -> bytes:
     messages = [
-        {"messageId": mid, "role": "user" if mid.startswith("user-") and "-r" not in mid
-         else "assistant", "text": text, "timestamp": start + i * 1000}
+        {
+            "messageId": mid,
+            "role": "user" if mid.startswith("user-") and "-r" not in mid else "assistant",
+            "text": text,
+            "timestamp": start + i * 1000,
+        }
         for i, (mid, text) in enumerate(texts)
     ]
     call = {"id": call_id, "assistantId": "asst-live", "status": "ongoing", "callType": "web"}
-    body = {"message": {"type": "conversation-update", "timestamp": start + len(texts) * 1000,
-                        "call": call, "messages": messages}}
+    body = {
+        "message": {
+            "type": "conversation-update",
+            "timestamp": start + len(texts) * 1000,
+            "call": call,
+            "messages": messages,
+        }
+    }
     return json.dumps(body).encode()
 
 

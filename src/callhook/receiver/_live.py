@@ -96,6 +96,7 @@ class LiveBus:
         self.heartbeat_s = heartbeat_s
         self._subscribers: set[Subscription] = set()
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0
 
     @property
@@ -109,6 +110,7 @@ class LiveBus:
     def subscribe(self, call_id: str | None = None) -> Subscription:
         if self._closed:
             raise RuntimeError("The live bus is closed (the server is shutting down)")
+        self._loop = asyncio.get_running_loop()
         subscription = Subscription(call_id, asyncio.Queue(self.queue_size))
         self._subscribers.add(subscription)
         return subscription
@@ -130,8 +132,28 @@ class LiveBus:
                 subscription.offer(encoded)
 
     def close(self) -> None:
-        """End every stream (each gets the end marker); later subscriptions are refused."""
+        """End every stream (each gets the end marker); later subscriptions are refused.
+        Safe to call from any thread (a signal handler, a test): the queues are touched on
+        the event loop that serves the streams."""
         self._closed = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                loop.call_soon_threadsafe(self._end_streams)
+                return
+        self._end_streams()
+
+    def close_soon(self) -> None:
+        """``close`` from a signal handler: always deferred to the event loop's next turn."""
+        self._closed = True
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._end_streams)
+
+    def _end_streams(self) -> None:
         for subscription in self._subscribers:
             _drain(subscription.queue)
             subscription.queue.put_nowait(_CLOSED)

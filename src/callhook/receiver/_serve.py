@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib.util
 import logging
 from types import FrameType
@@ -54,5 +52,4 @@ class _Server(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
-        with contextlib.suppress(RuntimeError):  # no running loop: nothing is streaming
-            asyncio.get_running_loop().call_soon(self.receiver.live.close)
+        self.receiver.live.close_soon()
