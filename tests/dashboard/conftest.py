@@ -88,7 +88,9 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API holds an event loop on this thread while it is open,
+# so it must be closed before the next module's asyncio tests run.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:  # Any: a Playwright Browser (optional dependency)
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
