@@ -118,7 +118,7 @@ def test_metrics_page_charts_have_data(live_server: LiveServer, page: Any) -> No
     say "not available" where the server has no pattern endpoint."""
     now = int(time.time() * 1000)
     with httpx.Client(base_url=live_server.url) as client:
-        for body in background_calls(60, now, hours=6):
+        for body in background_calls(120, now, hours=22):
             live_server.post(client, body)
     page.goto(f"{live_server.url}/#/metrics")
     for chart in ("latency-llm", "latency-tts", "latency-stt", "latency-response", "rate-hang"):
