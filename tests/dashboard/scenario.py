@@ -258,7 +258,7 @@ def background_calls(count: int, now_ms: int, *, hours: float = 20, seed: int = 
                 }
             )
             call = {**base, "status": "ongoing"}
-            if rng.random() < 0.05 * slow:
+            if rng.random() < 0.03 * slow:
                 out.append(
                     _envelope(
                         "hang",
@@ -273,7 +273,7 @@ def background_calls(count: int, now_ms: int, *, hours: float = 20, seed: int = 
                         },
                     )
                 )
-            if rng.random() < 0.03 * slow:
+            if rng.random() < 0.015 * slow:
                 out.append(
                     _envelope(
                         "error",

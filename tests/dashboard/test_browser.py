@@ -128,3 +128,32 @@ def test_metrics_page_charts_have_data(live_server: LiveServer, page: Any) -> No
         assert page.locator(f"#{chart} path.line").count() >= 1
     page.wait_for_selector("#pattern-provider", timeout=WAIT_MS)
     screenshot(page, "metrics")
+
+
+def test_long_calls_paginate_and_live_messages_follow_the_last_page(
+    live_server: LiveServer, page: Any
+) -> None:
+    """A 230-message call shows 100 messages and loads the rest page by page; a message
+    stored meanwhile shows once the last page is in."""
+    start = int(time.time() * 1000) - 3_600_000
+    history = [(f"user-{i}", f"line {i}") for i in range(1, 231)]
+    with httpx.Client(base_url=live_server.url) as client:
+        live_server.post(client, _conversation("WC-long", history, start))
+        page.goto(f"{live_server.url}/#/calls/WC-long")
+        page.wait_for_selector("#load-more", timeout=WAIT_MS)
+        assert page.locator("#chat .msg").count() == 100
+        page.wait_for_function(
+            "() => document.getElementById('live-state').textContent === 'live'", timeout=WAIT_MS
+        )
+        history.append(("user-231", "a late addition"))
+        live_server.post(client, _conversation("WC-long", history, start))
+        for expected in (200, 231):
+            page.click("#load-more")
+            page.wait_for_function(
+                f"() => document.querySelectorAll('#chat .msg').length === {expected}",
+                timeout=WAIT_MS,
+            )
+        assert page.locator("#load-more").count() == 0
+        history.append(("user-232", "live again"))
+        live_server.post(client, _conversation("WC-long", history, start))
+        page.wait_for_selector('[data-message-id="user-232"]', timeout=WAIT_MS)

@@ -127,6 +127,18 @@ async def test_calls_list_search_and_listing_facts(client: httpx.AsyncClient) ->
 
 
 @pytest.mark.asyncio
+async def test_calls_list_search_finds_transcript_text(client: httpx.AsyncClient) -> None:
+    """Words said in the call (and in responses the user interrupted) find it."""
+    await _ingest(client, scripted_call("PC-1", START))
+    await _ingest(client, [e.body for e in make_call("WC-2", 3)])
+    for text in ("WEDNESDAY afternoon", "openings on tuesday"):
+        found = (await client.get("/api/calls", params={"q": text})).json()["calls"]
+        assert [c["callId"] for c in found] == ["PC-1"], text
+    both = (await client.get("/api/calls", params={"q": "question 1"})).json()["calls"]
+    assert [c["callId"] for c in both] == ["WC-2"]
+
+
+@pytest.mark.asyncio
 async def test_openapi_documents_the_dashboard_endpoints(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     for path in ("/api/metrics/latency", "/api/metrics/rates", "/api/metrics/filters"):

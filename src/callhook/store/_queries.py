@@ -27,6 +27,7 @@ from callhook.store._schema import (
     status_history,
     unattributed,
 )
+from callhook.store._search import calls_with_text
 
 __all__ = [
     "CallFilter",
@@ -70,7 +71,8 @@ class CallFilter:
     error_type: str | None = None
     code: str | None = None
     provider: str | None = None
-    #: Case-insensitive substring of the call id, its call fields or its end-of-call report.
+    #: Case-insensitive substring of the call id, its call fields, its end-of-call report, or
+    #: (among the newest calls, see ``_search.py``) a message's text.
     search: str | None = None
 
 
@@ -157,7 +159,8 @@ def list_calls(conn: Connection, where: CallFilter, cursor: str | None, limit: i
                         calls.c.fields,
                         func.coalesce(calls.c.report, ""),
                     )
-                )
+                ),
+                calls.c.pk.in_(sorted(calls_with_text(conn, where.search))),
             )
         )
     if cursor is not None:

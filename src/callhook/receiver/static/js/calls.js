@@ -17,7 +17,7 @@ export async function renderCalls({ view, params }) {
   let filters = { assistants: [] };
   try { filters = await getJSON("/api/metrics/filters"); } catch (e) { /* keep empty */ }
 
-  const search = h("input", { type: "search", placeholder: "Search call id, number, summary…", value: state.q, id: "call-search" });
+  const search = h("input", { type: "search", placeholder: "Search call id, number, words said…", value: state.q, id: "call-search" });
   const status = h("select", { id: "filter-status" }, STATUSES.map((s) => h("option", { value: s, selected: s === state.status }, s || "any status")));
   const assistant = h("select", { id: "filter-assistant" },
     h("option", { value: "" }, "any assistant"),
