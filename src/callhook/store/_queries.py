@@ -16,6 +16,7 @@ import msgspec
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from callhook.store._blob import unpack
+from callhook.store._listing import calls_with_text, listing_facts
 from callhook.store._schema import (
     EVENT_NAMES,
     arrivals,
@@ -27,7 +28,6 @@ from callhook.store._schema import (
     status_history,
     unattributed,
 )
-from callhook.store._search import calls_with_text
 
 __all__ = [
     "CallFilter",
@@ -167,58 +167,10 @@ def list_calls(conn: Connection, where: CallFilter, cursor: str | None, limit: i
         query = query.where(_after([first, calls.c.pk], decode_cursor(cursor, 2)))
     query = query.order_by(first.desc(), calls.c.pk.desc()).limit(limit + 1)
     rows = conn.execute(query).all()
-    items = _with_listing_facts(conn, list(rows))
+    facts = listing_facts(conn, list(rows))
+    items = [{**_call_summary(row), **extra} for row, extra in zip(rows, facts, strict=True)]
     key = [rows[limit - 1].sort_ts, rows[limit - 1].pk] if len(rows) > limit else None
     return _page(items, limit, key)
-
-
-class _Listed(msgspec.Struct):
-    """The call and assistant keys a list row shows (everything else stays unparsed)."""
-
-    startAt: Any = None  # Any: any JSON value, shown as sent
-    assistantCallDuration: Any = None
-    userNumber: Any = None
-    callType: Any = None
-    assistantProvider: Any = None
-    assistantModel: Any = None
-
-
-_LISTED = msgspec.json.Decoder(_Listed)
-
-
-def _listed(text: str | None) -> _Listed:
-    try:
-        return _LISTED.decode(text) if text else _Listed()
-    except msgspec.DecodeError:
-        return _Listed()
-
-
-def _with_listing_facts(conn: Connection, rows: list[Any]) -> list[Json]:  # Any: calls rows
-    """Summaries plus what the dashboard's list shows: start, duration, number, assistant
-    name, provider and model (read from the call fields and the stored assistant)."""
-    digests = {r.assistant_digest for r in rows if r.assistant_digest is not None}
-    found = {}
-    if digests:
-        query = select(assistants.c.digest, assistants.c.name, assistants.c.body)
-        for a in conn.execute(query.where(assistants.c.digest.in_(digests))):
-            found[a.digest] = (a.name, _listed(a.body))
-    items = []
-    for row in rows:
-        fields = _listed(row.fields)
-        name, assistant = found.get(row.assistant_digest, (None, _Listed()))
-        items.append(
-            {
-                **_call_summary(row),
-                "startAt": fields.startAt,
-                "durationMs": fields.assistantCallDuration,
-                "userNumber": fields.userNumber,
-                "callType": fields.callType,
-                "assistantName": name,
-                "provider": assistant.assistantProvider,
-                "model": assistant.assistantModel,
-            }
-        )
-    return items
 
 
 def get_call(conn: Connection, call_id: str) -> Json | None:
