@@ -17,6 +17,7 @@ from callhook.receiver._asgi import ASGIApp, Receive, Scope, Send, error_body
 from callhook.receiver._auth import AuthMiddleware
 from callhook.receiver._config import ReceiverConfig
 from callhook.receiver._dashboard import dashboard_routes
+from callhook.receiver._fanout import PgFanout
 from callhook.receiver._ingest import IngestApp, IngestListener
 from callhook.receiver._limits import LimitsMiddleware
 from callhook.receiver._live import LiveBus
@@ -98,10 +99,13 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            if own:
-                async with the_store:
-                    yield
-            else:
+            async with contextlib.AsyncExitStack() as stack:
+                if own:
+                    await stack.enter_async_context(the_store)
+                if the_store.dialect == "postgresql":
+                    fanout = await stack.enter_async_context(PgFanout(the_store.url, live.deliver))
+                    live.route_through(fanout.publish)
+                    stack.callback(live.route_through, None)
                 yield
         finally:
             live.close()

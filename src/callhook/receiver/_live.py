@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
@@ -29,6 +30,13 @@ logger = logging.getLogger("callhook.receiver")
 #: Most messages carried in one notice; with more new ones the client fetches the page.
 MAX_NOTICE_MESSAGES = 20
 _RESET = b'{"type":"reset"}'
+
+
+class _CallId(msgspec.Struct):
+    callId: str | None = None
+
+
+_CALL_ID = msgspec.json.Decoder(_CallId)
 _CLOSED = b""
 
 
@@ -97,6 +105,7 @@ class LiveBus:
         self._subscribers: set[Subscription] = set()
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._route: Callable[[bytes], None] | None = None
         self.published = 0
 
     @property
@@ -119,7 +128,9 @@ class LiveBus:
         self._subscribers.discard(subscription)
 
     def ingested(self, incoming: Incoming, outcome: Outcome) -> None:
-        if self._closed or not self._subscribers or outcome.outcome == "duplicate":
+        if self._closed or outcome.outcome == "duplicate":
+            return
+        if not self._subscribers and self._route is None:  # routed: other processes may listen
             return
         try:
             encoded = notice(incoming, outcome)
@@ -127,8 +138,29 @@ class LiveBus:
             logger.warning("receiver.live_notice_failed %s", exc)
             return
         self.published += 1
+        if self._route is not None:
+            self._route(encoded)
+        else:
+            self.deliver(encoded, outcome.call_id)
+
+    def route_through(self, route: Callable[[bytes], None] | None) -> None:
+        """Send notices through ``route`` (the PostgreSQL fan-out, which calls ``deliver``
+        with every notice heard) instead of delivering them here; ``None`` restores that."""
+        self._route = route
+
+    def deliver(self, encoded: bytes, call_id: str | None = None) -> None:
+        """Offer one encoded notice to the subscribers of its call (read from it if not
+        given) and to those of every call."""
+        if self._closed or not self._subscribers:
+            return
+        if call_id is None:
+            try:
+                call_id = _CALL_ID.decode(encoded).callId
+            except msgspec.DecodeError:
+                logger.warning("receiver.live_notice_unreadable")
+                return
         for subscription in self._subscribers:
-            if subscription.call_id is None or subscription.call_id == outcome.call_id:
+            if subscription.call_id is None or subscription.call_id == call_id:
                 subscription.offer(encoded)
 
     def close(self) -> None:
