@@ -8,7 +8,12 @@ request is written to the arrival of the SSE notice that carries its new message
 
 Bounded in count (rate × seconds events) and in time (``--max-seconds``); loopback only.
 
-Usage: ``python bench/live.py [--rate 1000] [--seconds 10] [--connections 32]``.
+With ``--db postgresql://...`` the server uses PostgreSQL (the database must be empty or
+callhook's); with ``--fanout`` as well, a second server process on the same database serves
+the SSE client, so each notice crosses processes through ``LISTEN/NOTIFY``.
+
+Usage: ``python bench/live.py [--rate 1000] [--seconds 10] [--connections 32] [--db URL
+[--fanout]]``.
 The last line is ``RESULT p99_ms=...``.
 """
 
@@ -85,7 +90,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 async def _sse(port: int, arrived: dict[str, float], ready: asyncio.Event) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET /api/stream HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n")
+    writer.write(
+        b"GET /api/stream HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n"
+    )
     await writer.drain()
     await reader.readuntil(b"\r\n\r\n")
     ready.set()
@@ -109,13 +116,13 @@ async def _sse(port: int, arrived: dict[str, float], ready: asyncio.Event) -> No
         writer.close()
 
 
-async def _run(args: argparse.Namespace, port: int) -> dict[str, float]:
+async def _run(args: argparse.Namespace, port: int, stream_port: int) -> dict[str, float]:
     events = _events(int(args.rate * args.seconds))
     sent: dict[str, float] = {}
     acked: dict[str, float] = {}
     arrived: dict[str, float] = {}
     ready = asyncio.Event()
-    listener = asyncio.create_task(_sse(port, arrived, ready), name="sse-client")
+    listener = asyncio.create_task(_sse(stream_port, arrived, ready), name="sse-client")
     await asyncio.wait_for(ready.wait(), 10)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(events)):
@@ -173,34 +180,56 @@ async def _run(args: argparse.Namespace, port: int) -> dict[str, float]:
     }
 
 
+def _start(servers: list[subprocess.Popen[bytes]], db: str) -> int:
+    """Start one ``callhook serve`` on a free loopback port; wait (bounded) until it listens."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from callhook.cli import main; main()",
+        "serve",
+        "--db",
+        db,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    unset = ("CALLHOOK_WEBHOOK_SECRET", "CALLHOOK_SIGNING_SECRET", "CALLHOOK_DATABASE_URL")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    servers.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL))
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            return port
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("callhook serve did not start")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to send")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="hard time bound")
+    parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--fanout", action="store_true", help="SSE from a second process (PG)")
     args = parser.parse_args()
-    port = _free_port()
+    if args.fanout and not (args.db or "").startswith("postgresql"):
+        parser.error("--fanout needs --db postgresql://...")
     with tempfile.TemporaryDirectory() as folder:
-        db = f"sqlite:///{Path(folder) / 'live.sqlite3'}"
-        command = [sys.executable, "-c", "from callhook.cli import main; main()", "serve",
-                   "--db", db, "--host", "127.0.0.1", "--port", str(port)]
-        unset = ("CALLHOOK_WEBHOOK_SECRET", "CALLHOOK_SIGNING_SECRET", "CALLHOOK_DATABASE_URL")
-        env = {k: v for k, v in os.environ.items() if k not in unset}
-        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+        db = args.db or f"sqlite:///{Path(folder) / 'live.sqlite3'}"
+        servers = []
         try:
-            for _ in range(300):  # bounded wait for the port
-                try:
-                    socket.create_connection(("127.0.0.1", port), 0.1).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            else:
-                raise SystemExit("callhook serve did not start")
-            result = asyncio.run(_run(args, port))
+            port = _start(servers, db)
+            stream_port = _start(servers, db) if args.fanout else port
+            result = asyncio.run(_run(args, port, stream_port))
         finally:
-            server.send_signal(signal.SIGINT)
-            server.wait(30)
+            for server in servers:
+                server.send_signal(signal.SIGINT)
+            for server in servers:
+                server.wait(30)
     print(
         f"events={result['events']:.0f} achieved_rate={result['rate']:.0f}/s "
         f"received={result['received']:.0f} http_failures={result['failures']:.0f}"

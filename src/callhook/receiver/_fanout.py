@@ -33,6 +33,8 @@ logger = logging.getLogger("callhook.receiver")
 #: PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 MAX_PAYLOAD = 7900
 _RETRY_S = 1.0
+#: Most notices sent in one round trip.
+_BATCH = 512
 
 
 _SLIM = msgspec.json.Decoder(dict[str, msgspec.Raw])
@@ -125,8 +127,14 @@ class PgFanout:
                     self.conninfo, autocommit=True
                 ) as conn:
                     while True:
+                        # Everything waiting goes in one round trip, in order.
+                        batch = [notice.decode()]
+                        while not self._outbox.empty() and len(batch) < _BATCH:
+                            batch.append(self._outbox.get_nowait().decode())
                         await conn.execute(
-                            "SELECT pg_notify(%s, %s)", (self.channel, notice.decode())
+                            "SELECT pg_notify(%s, p) FROM (SELECT p FROM unnest(%s::text[]) "
+                            "WITH ORDINALITY AS t(p, n) ORDER BY n) AS ordered",
+                            (self.channel, batch),
                         )
                         notice = await self._outbox.get()
             except psycopg.Error as exc:
