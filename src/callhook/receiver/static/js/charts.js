@@ -42,7 +42,8 @@ export function lineChart({ series, format = (v) => String(v), width = 560, heig
     const x = x0 + ((x1 - x0) * i) / Math.max(1, ticks - 1);
     root.append(svg("text", { x: X(x), y: height - 8, class: "axis", "text-anchor": i === 0 ? "start" : i === ticks - 1 ? "end" : "middle" }, timeLabel(x, x1 - x0)));
   }
-  for (const s of series) {
+  // Drawn last-to-first so the first series (p50) is on top where lines meet.
+  for (const s of [...series].reverse()) {
     let d = "";
     let pen = false;
     for (const [x, y] of s.points) {
