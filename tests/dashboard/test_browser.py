@@ -157,3 +157,96 @@ def test_long_calls_paginate_and_live_messages_follow_the_last_page(
         history.append(("user-232", "live again"))
         live_server.post(client, _conversation("WC-long", history, start))
         page.wait_for_selector('[data-message-id="user-232"]', timeout=WAIT_MS)
+
+
+def _fulfil(route: Any, body: dict[str, Any]) -> None:
+    route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+
+def test_monitor_endpoints_render_when_the_server_has_them(
+    live_server: LiveServer, page: Any
+) -> None:
+    """Sentiment, hang recovery, patterns and alerts, in the shapes the monitoring endpoints
+    answer (served here by the browser's request routing, as this server has no monitor)."""
+    now = int(time.time() * 1000)
+    with httpx.Client(base_url=live_server.url) as client:
+        for body in scripted_call("PC-mon", now - 600_000):
+            live_server.post(client, body)
+    sentiment = {
+        "callId": "PC-mon",
+        "average": 0.41,
+        "trajectory": [
+            {"messageId": f"user-{i}", "timestamp": now, "compound": c}
+            for i, c in enumerate([0.2, -0.3, 0.6, 0.8], 1)
+        ],
+    }
+    impact = {
+        "impacts": [
+            {
+                "callId": "PC-mon",
+                "pendingMessageId": "user-3",
+                "hangAt": now,
+                "recovered": True,
+                "responseMessageId": "user-3-x",
+                "waitedMs": 6800,
+                "repeated": False,
+                "abandoned": False,
+            }
+        ],
+        "nextCursor": None,
+    }
+    patterns = {
+        "kind": "hang",
+        "dimension": "provider",
+        "rows": [
+            {
+                "key": "openai",
+                "calls": 40,
+                "turns": 160,
+                "incidents": 3,
+                "ratePerCall": 0.075,
+                "ratePerTurn": 0.019,
+            }
+        ],
+    }
+    alerts = {
+        "alerts": [
+            {
+                "id": "a1",
+                "rule": "hang_rate",
+                "scope": "global",
+                "severity": "critical",
+                "state": "firing",
+                "summary": "hang rate 7.5 %",
+                "value": 0.075,
+                "threshold": 0.05,
+                "firedAt": now,
+                "updatedAt": now,
+                "resolvedAt": None,
+                "callId": None,
+                "assistantId": None,
+                "provider": None,
+            }
+        ],
+        "nextCursor": None,
+    }
+    page.route("**/api/calls/PC-mon/sentiment*", lambda r: _fulfil(r, sentiment))
+    page.route("**/api/hangs/impact*", lambda r: _fulfil(r, impact))
+    page.route("**/api/patterns*", lambda r: _fulfil(r, patterns))
+    page.route("**/api/alerts*", lambda r: _fulfil(r, alerts))
+    page.goto(f"{live_server.url}/#/calls/PC-mon")
+    page.wait_for_selector("#sentiment svg.spark", timeout=WAIT_MS)
+    assert page.get_attribute("#sentiment svg.spark", "data-points") == "4"
+    page.wait_for_selector("#recovery li", timeout=WAIT_MS)
+    assert "recovered after 6800 ms" in page.inner_text("#recovery")
+    page.goto(f"{live_server.url}/#/metrics")
+    page.wait_for_selector("#pattern-provider table", timeout=WAIT_MS)
+    assert "openai" in page.inner_text("#pattern-provider") and "7.5 %" in page.inner_text(
+        "#pattern-provider"
+    )
+    screenshot(page, "metrics-with-patterns")
+    page.goto(f"{live_server.url}/#/alerts")
+    page.wait_for_selector("table.calls tbody tr", timeout=WAIT_MS)
+    assert "hang_rate" in page.inner_text("table.calls") and "critical" in page.inner_text(
+        "table.calls"
+    )
