@@ -3,6 +3,7 @@ metrics series, the filters, list search and listing facts, and the OpenAPI docu
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -145,3 +146,38 @@ async def test_openapi_documents_the_dashboard_endpoints(client: httpx.AsyncClie
         assert "get" in paths[path]
     assert "text/event-stream" in paths["/api/stream"]["get"]["responses"]["200"]["content"]
     assert any(p["name"] == "q" for p in paths["/api/calls"]["get"]["parameters"])
+
+
+@pytest.mark.asyncio
+async def test_echoed_delivery_secrets_never_reach_the_api(client: httpx.AsyncClient) -> None:
+    """assistant.assistantServer's secret and header values are redacted in a call's detail
+    (what the dashboard fetches); everything else of the assistant is as sent."""
+    server = {
+        "enabled": True,
+        "url": "https://example.test/events",
+        "secret": "s3cret",
+        "headers": {"Authorization": "Bearer 69a0087e"},
+        "messages": ["hang"],
+    }
+    assistant = {
+        "_id": "a-1",
+        "name": "Ava",
+        "assistantServer": server,
+        "assistantTemperature": 0.2,
+    }
+    body = {
+        "message": {
+            "type": "status-update",
+            "timestamp": START,
+            "assistant": assistant,
+            "call": {"id": "c-s", "status": "ongoing", "assistantId": "a-1"},
+        }
+    }
+    await _ingest(client, [json.dumps(body).encode()])
+    detail = (await client.get("/api/calls/c-s")).text
+    assert "s3cret" not in detail and "69a0087e" not in detail
+    shown = json.loads(detail)["assistant"]
+    assert shown["assistantServer"]["headers"] == {"Authorization": "[redacted]"}
+    assert shown["assistantServer"]["secret"] == "[redacted]"
+    assert shown["assistantServer"]["url"] == server["url"]
+    assert shown["assistantTemperature"] == 0.2 and shown["name"] == "Ava"

@@ -3,6 +3,9 @@
 ``listing_facts`` reads, per call row, the start, duration, number and type from the merged
 call fields and the assistant's name, provider and model from the stored assistant object.
 
+``redact_assistant`` hides the delivery secret and custom header values that a platform echoes
+in ``assistant.assistantServer`` (SPEC §6), so they never reach the API or the dashboard.
+
 ``calls_with_text`` finds which recent calls have a message containing a text. Message
 bodies are stored compressed (``_blob.py``), so SQL cannot look inside them; this scan
 decompresses the messages of the newest ``SEARCH_SCAN_CALLS`` calls (by first event) and
@@ -21,7 +24,7 @@ from sqlalchemy import Connection, func, select
 from callhook.store._blob import unpack
 from callhook.store._schema import assistants, calls, messages
 
-__all__ = ["SEARCH_SCAN_CALLS", "calls_with_text", "listing_facts"]
+__all__ = ["REDACTED", "SEARCH_SCAN_CALLS", "calls_with_text", "listing_facts", "redact_assistant"]
 
 Json = dict[str, Any]  # Any: JSON values
 
@@ -119,3 +122,28 @@ def listing_facts(conn: Connection, rows: list[Any]) -> list[Json]:  # Any: call
             }
         )
     return items
+
+
+REDACTED = "[redacted]"
+_OBJECT = msgspec.json.Decoder(dict[str, Any])
+
+
+def redact_assistant(text: str | None) -> msgspec.Raw | None:
+    """The stored assistant JSON with ``assistantServer.secret`` and the values of
+    ``assistantServer.headers`` replaced by ``REDACTED`` (untouched when there are none)."""
+    if text is None:
+        return None
+    if '"assistantServer"' not in text:
+        return msgspec.Raw(text.encode())
+    try:
+        assistant = _OBJECT.decode(text)
+    except msgspec.DecodeError:
+        return msgspec.Raw(text.encode())
+    server = assistant.get("assistantServer")
+    if isinstance(server, dict):
+        if server.get("secret"):
+            server["secret"] = REDACTED
+        headers = server.get("headers")
+        if isinstance(headers, dict):
+            server["headers"] = dict.fromkeys(headers, REDACTED)
+    return msgspec.Raw(msgspec.json.encode(assistant))

@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from callhook.store._blob import unpack
-from callhook.store._listing import calls_with_text, listing_facts
+from callhook.store._listing import calls_with_text, listing_facts, redact_assistant
 from callhook.store._schema import (
     EVENT_NAMES,
     arrivals,
@@ -193,7 +193,7 @@ def get_call(conn: Connection, call_id: str) -> Json | None:
         **_call_summary(row),
         "call": _raw(row.fields),
         "statusHistory": [{"status": h.status, "timestamp": h.first_ts} for h in history],
-        "assistant": _raw(assistant),
+        "assistant": redact_assistant(assistant),
         "analysis": report.get("analysis"),
         "cost": report.get("cost"),
         "report": _raw(row.report),
