@@ -250,3 +250,9 @@ def test_monitor_endpoints_render_when_the_server_has_them(
     assert "hang_rate" in page.inner_text("table.calls") and "critical" in page.inner_text(
         "table.calls"
     )
+
+
+def test_an_unknown_call_says_so(live_server: LiveServer, page: Any) -> None:
+    page.goto(f"{live_server.url}/#/calls/WC-nobody")
+    page.wait_for_selector(".error-box", timeout=WAIT_MS)
+    assert "No call WC-nobody has been received" in page.inner_text(".error-box")

@@ -34,8 +34,15 @@ export async function renderCall({ view }, callId) {
   let complete = false;
   let detail = null;
 
+  const found = await getJSON(`/api/calls/${enc}`).catch((error) => {
+    if (!(error instanceof NotAvailable)) throw error;
+    view.replaceChildren(h("a", { href: "#/calls", class: "back" }, "← All calls"),
+      h("div", { class: "error-box" }, `No call ${callId} has been received (yet).`));
+    return null;
+  });
+  if (found === null) return;
   const [call, hangs, errors] = await Promise.all([
-    getJSON(`/api/calls/${enc}`),
+    found,
     getJSON("/api/hangs", { callId, limit: 500 }),
     getJSON("/api/errors", { callId, limit: 500 }),
   ]);

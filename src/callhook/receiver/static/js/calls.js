@@ -39,6 +39,9 @@ export async function renderCalls({ view, params }) {
   );
 
   const rows = new Map(); // callId -> { tr, call }
+  for (const el of [status, assistant, hang.querySelector("input"), error.querySelector("input")]) {
+    el.addEventListener("change", () => reload());
+  }
 
   function query() {
     return {
