@@ -142,7 +142,12 @@ async def test_calls_list_search_finds_transcript_text(client: httpx.AsyncClient
 @pytest.mark.asyncio
 async def test_openapi_documents_the_dashboard_endpoints(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
-    for path in ("/api/metrics/latency", "/api/metrics/rates", "/api/metrics/filters"):
+    for path in (
+        "/api/metrics/latency",
+        "/api/metrics/rates",
+        "/api/metrics/filters",
+        "/api/stream/stats",
+    ):
         assert "get" in paths[path]
     assert "text/event-stream" in paths["/api/stream"]["get"]["responses"]["200"]["content"]
     assert any(p["name"] == "q" for p in paths["/api/calls"]["get"]["parameters"])

@@ -192,6 +192,7 @@ def _dashboard_paths() -> dict[str, Any]:
         ),
         "/api/metrics/filters": _get("Assistants, providers and models seen", []),
         "/api/stream": stream,
+        "/api/stream/stats": _get("Live bus: open streams (subscribers) and notices published", []),
     }
 
 
