@@ -3,14 +3,16 @@ SSE endpoint over a real server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import httpx
 import pytest
 
 from callhook.receiver import LiveBus
-from callhook.receiver._live import MAX_NOTICE_MESSAGES
+from callhook.receiver._live import MAX_NOTICE_MESSAGES, LiveStream
 from callhook.store import Outcome, parse_event
 from tests.dashboard.conftest import LiveServer
 
@@ -117,3 +119,51 @@ def test_stream_endpoint_sends_notices_over_sse(tmp_path: Path) -> None:
             assert list(lines) == [""]  # the blank line after the notice, then the end
     finally:
         server.stop()
+
+
+class _Client:
+    """A fake ASGI connection: records what is sent; ``leave()`` disconnects."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+        self.gone = asyncio.Event()
+        self.got_body = asyncio.Event()
+
+    async def receive(self) -> dict[str, object]:
+        await self.gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: MutableMapping[str, object]) -> None:
+        self.sent.append(dict(message))
+        if message["type"] == "http.response.body" and b"heartbeat" in message.get("body", b""):
+            self.got_body.set()
+
+    def bodies(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.sent)
+
+
+def _scope(query: bytes = b"") -> dict[str, object]:
+    return {"type": "http", "method": "GET", "path": "/api/stream", "query_string": query}
+
+
+@pytest.mark.asyncio
+async def test_stream_sends_heartbeats_while_idle_and_ends_on_disconnect() -> None:
+    bus = LiveBus(heartbeat_s=0)  # no wait: every idle turn is a heartbeat
+    client = _Client()
+    task = asyncio.create_task(LiveStream(bus)(_scope(), client.receive, client.send))
+    await asyncio.wait_for(client.got_body.wait(), 10)
+    assert bus.subscribers == 1
+    client.gone.set()
+    await asyncio.wait_for(task, 10)
+    assert bus.subscribers == 0
+    assert client.sent[0]["status"] == 200
+    assert b": heartbeat\n\n" in client.bodies()
+
+
+@pytest.mark.asyncio
+async def test_stream_refuses_after_close() -> None:
+    bus = LiveBus()
+    bus.close()
+    client = _Client()
+    await LiveStream(bus)(_scope(b"callId=c-1"), client.receive, client.send)
+    assert client.sent[0]["status"] == 503
