@@ -25,6 +25,7 @@ def test_store_exports_are_sorted_and_exact() -> None:
     assert names == [
         "DEFAULT_MAX_DEPTH",
         "DEFAULT_URL",
+        "LATENCY_STAGES",
         "STATUS_RANK",
         "CallFilter",
         "CallState",
@@ -32,10 +33,13 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "InvalidCursor",
         "Outcome",
         "Page",
+        "SeriesFilter",
         "Store",
         "Writer",
+        "dimensions",
         "get_call",
         "head_revision",
+        "latency_series",
         "list_calls",
         "list_errors",
         "list_events",
@@ -47,6 +51,7 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "metadata",
         "normalize_url",
         "parse_event",
+        "rate_series",
         "upgrade",
     ]
     for name in names:
@@ -57,7 +62,9 @@ def test_receiver_exports_are_sorted_and_exact() -> None:
     assert callhook.receiver.__all__ == [
         "AuthMiddleware",
         "AuthMode",
+        "IngestListener",
         "LimitsMiddleware",
+        "LiveBus",
         "ReceiverApp",
         "ReceiverConfig",
         "ReceiverMetrics",

@@ -24,11 +24,19 @@ from callhook.store._queries import (
 )
 from callhook.store._schema import metadata
 from callhook.store._store import Store
+from callhook.store._timeseries import (
+    LATENCY_STAGES,
+    SeriesFilter,
+    dimensions,
+    latency_series,
+    rate_series,
+)
 from callhook.store._writer import Outcome, Writer
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_URL",
+    "LATENCY_STAGES",
     "STATUS_RANK",
     "CallFilter",
     "CallState",
@@ -36,10 +44,13 @@ __all__ = [
     "InvalidCursor",
     "Outcome",
     "Page",
+    "SeriesFilter",
     "Store",
     "Writer",
+    "dimensions",
     "get_call",
     "head_revision",
+    "latency_series",
     "list_calls",
     "list_errors",
     "list_events",
@@ -51,5 +62,6 @@ __all__ = [
     "metadata",
     "normalize_url",
     "parse_event",
+    "rate_series",
     "upgrade",
 ]
