@@ -23,7 +23,7 @@ def test_serve_refuses_a_public_address_without_auth(tmp_path: Path) -> None:
 def test_db_upgrade_migrates(db_url: str) -> None:
     result = runner.invoke(app, ["db", "upgrade", "--db", db_url])
     assert result.exit_code == 0, result.output
-    assert "OK    database at revision 0001_receiver" in result.output
+    assert "OK    database at revision 0002_monitor" in result.output
     again = runner.invoke(app, ["db", "upgrade", "--db", db_url])
     assert again.exit_code == 0
 

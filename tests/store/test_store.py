@@ -167,7 +167,7 @@ async def test_calls_are_paginated_newest_first(store: Store) -> None:
 async def test_migrations_are_idempotent(db_url: str) -> None:
     upgrade(db_url)
     upgrade(db_url)
-    assert head_revision() == "0001_receiver"
+    assert head_revision() == "0002_monitor"
 
 
 async def test_a_closed_store_refuses_events(db_url: str) -> None:

@@ -28,7 +28,7 @@ from callhook.store import (
     list_unattributed,
 )
 
-__all__ = ["api_routes"]
+__all__ = ["api_routes", "endpoint"]
 
 _DEFAULT_LIMIT = 50
 _MAX_LIMIT = 500
@@ -100,22 +100,25 @@ def _filter(request: Request) -> CallFilter:
     )
 
 
+def endpoint(
+    handler: Callable[[Request], Any],  # Any: returns a coroutine of a Response
+) -> Callable[[Request], Any]:  # Any: an async endpoint
+    """Wrap an API handler: invalid parameters and cursors become 400 error bodies."""
+
+    async def run(request: Request) -> Response:
+        try:
+            response: Response = await handler(request)
+            return response
+        except _BadParameter as exc:
+            return _error(400, "invalid_parameter", exc.message, f"query.{exc.name}")
+        except InvalidCursor as exc:
+            return _error(400, "invalid_cursor", str(exc), "query.cursor")
+
+    return run
+
+
 def api_routes(store: Store, metrics: ReceiverMetrics) -> list[Route]:
     """The routes of the query API, ``/healthz`` and ``/metrics``."""
-
-    def endpoint(
-        handler: Callable[[Request], Any],  # Any: returns a coroutine of a Response
-    ) -> Callable[[Request], Any]:  # Any: an async endpoint
-        async def run(request: Request) -> Response:
-            try:
-                response: Response = await handler(request)
-                return response
-            except _BadParameter as exc:
-                return _error(400, "invalid_parameter", exc.message, f"query.{exc.name}")
-            except InvalidCursor as exc:
-                return _error(400, "invalid_cursor", str(exc), "query.cursor")
-
-        return run
 
     async def calls(request: Request) -> Response:
         where, cursor, limit = _filter(request), request.query_params.get("cursor"), _limit(request)

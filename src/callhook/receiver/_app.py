@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from callhook.monitor import Monitor, SqlAlertStore
 from callhook.receiver._api import api_routes
 from callhook.receiver._asgi import ASGIApp, Receive, Scope, Send, error_body
 from callhook.receiver._auth import AuthMiddleware
@@ -19,6 +20,7 @@ from callhook.receiver._config import ReceiverConfig
 from callhook.receiver._ingest import IngestApp, IngestListener
 from callhook.receiver._limits import LimitsMiddleware
 from callhook.receiver._metrics import ReceiverMetrics
+from callhook.receiver._monitoring import MonitorFeed, monitor_routes
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
 from callhook.store import Store
 
@@ -33,10 +35,23 @@ class ReceiverApp:
     """The ASGI app: ``POST`` to the webhook path goes straight to the ingest chain
     (limits → auth → ingest); everything else is routed by Starlette."""
 
-    def __init__(self, webhook_path: str, webhook: ASGIApp, other: Starlette) -> None:
+    def __init__(
+        self,
+        webhook_path: str,
+        webhook: ASGIApp,
+        other: Starlette,
+        feed: MonitorFeed | None = None,
+    ) -> None:
         self.webhook_path = webhook_path
         self.webhook = webhook
         self.other = other
+        self._feed = feed
+
+    @property
+    def monitor(self) -> Monitor | None:
+        """The monitor fed by this app: the one given to ``create_app``, or the one its
+        lifespan runs (``None`` outside the lifespan or with ``[monitor] enabled = false``)."""
+        return self._feed.monitor if self._feed is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.webhook_path:
@@ -51,10 +66,15 @@ def create_app(
     store: Store | None = None,
     clock: Callable[[], int] = _now_ms,
     listeners: Sequence[IngestListener] = (),
+    monitor: Monitor | None = None,
 ) -> ReceiverApp:
     """Build the receiver. Without ``store`` the app opens one on ``config.database_url``
     in its lifespan (migrating it) and closes it on shutdown; with one, the caller owns it.
-    ``listeners`` are told of each stored event after its commit (see ``IngestListener``)."""
+    ``listeners`` are told of each stored event after its commit (see ``IngestListener``).
+
+    Without ``monitor`` the lifespan runs a ``Monitor`` built from ``config.monitor`` (unless
+    ``enabled = false``) on ``clock``, its history in the store (``SqlAlertStore``); with one,
+    the caller owns it (enters and closes it) and should give it a ``SqlAlertStore``."""
     config.check()
     own = store is None
     the_store = (
@@ -63,8 +83,9 @@ def create_app(
         else Store(config.database_url, max_batch=config.max_batch, max_depth=config.max_depth)
     )
     metrics = ReceiverMetrics()
+    feed = MonitorFeed(monitor)
     ingest = IngestApp(
-        the_store, metrics, max_depth=config.max_depth, clock=clock, listeners=listeners
+        the_store, metrics, max_depth=config.max_depth, clock=clock, listeners=[feed, *listeners]
     )
     webhook = LimitsMiddleware(
         AuthMiddleware(ingest, mode=config.auth, secrets=config.secrets),
@@ -86,18 +107,22 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if own:
-            async with the_store:
-                yield
-        else:
+        async with contextlib.AsyncExitStack() as stack:
+            if own:
+                await stack.enter_async_context(the_store)
+            if monitor is None and config.monitor.enabled:
+                running = Monitor(config.monitor, store=SqlAlertStore(the_store), clock=clock)
+                feed.monitor = await stack.enter_async_context(running)
+                stack.callback(setattr, feed, "monitor", None)
             yield
 
     routes = [
         *api_routes(the_store, metrics),
+        *monitor_routes(the_store),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
     ]
     other = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
-    return ReceiverApp(config.webhook_path, webhook, other)
+    return ReceiverApp(config.webhook_path, webhook, other, feed)
