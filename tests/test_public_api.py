@@ -34,11 +34,15 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "Page",
         "Store",
         "Writer",
+        "alert_rows",
         "get_call",
+        "get_sentiment",
         "head_revision",
+        "list_alerts",
         "list_calls",
         "list_errors",
         "list_events",
+        "list_hang_impacts",
         "list_hangs",
         "list_messages",
         "list_unattributed",
@@ -47,6 +51,10 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "metadata",
         "normalize_url",
         "parse_event",
+        "pattern_inputs",
+        "save_alerts",
+        "save_hang_impacts",
+        "save_sentiment",
         "upgrade",
     ]
     for name in names:
@@ -179,6 +187,7 @@ def test_monitor_exports_are_sorted_and_exact() -> None:
         "MonitorConfig",
         "MonitorConfigError",
         "MonitorCore",
+        "MonitorHistory",
         "MonitorStats",
         "Notice",
         "NoticeKind",
@@ -195,6 +204,7 @@ def test_monitor_exports_are_sorted_and_exact() -> None:
         "SentimentScorer",
         "Severity",
         "SinkConfig",
+        "SqlAlertStore",
         "StaleCallsConfig",
         "WebhookAction",
         "WebhookSink",
@@ -204,6 +214,7 @@ def test_monitor_exports_are_sorted_and_exact() -> None:
         "length_band",
         "load_config",
         "notice_json",
+        "stored_patterns",
     ]
     for name in names:
         assert getattr(callhook.monitor, name) is not None
