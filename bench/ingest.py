@@ -27,7 +27,8 @@ in-process VADER, history in the database), side by side in the same run, each o
 database, the order alternating between rounds. After each monitored run it waits until the
 monitor has recorded every call's hang impact (``GET /api/hangs/impact``) and prints how long
 that took after the last ack. The last line is ``RESULT monitor_on_vs_off=...`` (target: at
-least 0.90).
+least 0.90). ``CALLHOOK_BENCH_MONITOR_TOML`` is appended to the monitored server's config file
+(e.g. ``[monitor]\nsentiment_workers = 1``) to measure variants.
 """
 
 from __future__ import annotations
@@ -387,7 +388,8 @@ def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
     elif kind in _MONITOR_CONFIG:
         folder = Path(db_url.removeprefix("sqlite:///")).parent
         config = folder / f"{kind}.toml"
-        config.write_text(_MONITOR_CONFIG[kind], encoding="utf-8")
+        extra = os.environ.get("CALLHOOK_BENCH_MONITOR_TOML", "") if kind == "monitor-on" else ""
+        config.write_text(_MONITOR_CONFIG[kind] + extra, encoding="utf-8")
         command = [sys.executable, "-m", "callhook", "serve", "--db", db_url, "--port", str(port)]
         command += ["--config", str(config)]
         # The log sink writes one line per alert (each hang, each error): keep it out of the

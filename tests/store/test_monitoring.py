@@ -62,6 +62,7 @@ async def test_alerts_are_replaced_by_id_and_listed_newest_first(store: Store) -
     for n in range(3):
         await history.save(alert(n))
     await history.save(alert(1, state=AlertState.RESOLVED))
+    await history.flush()
     assert [a.call_id for a in await history.list()] == ["C2", "C1", "C0"]
     resolved = await history.list(state=AlertState.RESOLVED)
     assert [(a.call_id, a.state) for a in resolved] == [("C1", AlertState.RESOLVED)]

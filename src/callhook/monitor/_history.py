@@ -1,10 +1,13 @@
 """The monitor's history in the receiver's database: alerts, hang impacts, sentiment scores.
 
 ``SqlAlertStore(store)`` is an ``AlertStore`` on a ``callhook.store.Store`` (tables of the
-Alembic revision ``0002_monitor``) and a ``MonitorHistory``: the monitor hands it each hang
-impact that changed and each new sentiment score as they happen (``record_*``: O(1), never
-awaits); a named task (``callhook-monitor-history``) writes whatever has accumulated in one
-transaction, then the next batch, and ends when nothing is left. ``flush`` waits for it.
+Alembic revision ``0002_monitor``) and a ``MonitorHistory``: the monitor hands it each alert
+change, each hang impact that changed and each new sentiment score as they happen (``save``
+and ``record_*`` only buffer them); a named task (``callhook-monitor-history``) writes what
+has accumulated over ``interval_s`` in one transaction, and ends when nothing is left.
+``flush`` writes at once and waits. Writing in batches matters: every transaction on SQLite
+takes the database's one write lock and an fsync, which the ingest path's group commit then
+waits for; one monitor transaction per ``interval_s`` keeps that cost flat under load.
 A failed write is logged (``monitor.history_failed``) and counted, never retried in a loop.
 
 ``stored_patterns`` runs ``analyze_patterns`` over the store's calls, messages, hangs and
@@ -14,6 +17,7 @@ errors tables, so that its answer does not depend on what one process remembers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Sequence
@@ -118,28 +122,36 @@ def _impact_row(impact: HangImpact) -> Row:
     }
 
 
-def _write_history(c: Connection, *, rows: list[Row], scores: list[Row]) -> None:
-    save_hang_impacts(c, rows)
+def _write_history(
+    c: Connection, *, alerts: list[Row], impacts: list[Row], scores: list[Row]
+) -> None:
+    save_alerts(c, alerts)
+    save_hang_impacts(c, impacts)
     save_sentiment(c, scores)
 
 
 class SqlAlertStore:
     """``AlertStore`` and ``MonitorHistory`` on the receiver's ``Store`` (SQLite or
-    PostgreSQL). The store must be open while the monitor uses this."""
+    PostgreSQL). The store must be open while the monitor uses this. Changes reach the
+    database within ``interval_s`` (at once on ``flush``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, interval_s: float = 0.5) -> None:
         self._store = store
+        self.interval_s = interval_s
+        self._alerts: dict[str, Alert] = {}
         self._impacts: dict[tuple[str, str], HangImpact] = {}
         self._scores: list[Row] = []
         self._task: asyncio.Task[None] | None = None
-        #: Impacts and scores lost to failed writes.
+        self._now = asyncio.Event()
+        #: Alerts, impacts and scores lost to failed writes.
         self.failures = 0
 
     # -- AlertStore --------------------------------------------------------------------------
 
     async def save(self, alert: Alert) -> None:
-        row = _alert_row(alert)
-        await self._store.write(lambda c: save_alerts(c, [row]))
+        """Buffer ``alert`` (a later change of the same alert replaces it)."""
+        self._alerts[alert.id] = alert
+        self._kick()
 
     async def list(
         self, *, since_ms: int | None = None, state: AlertState | None = None, limit: int = 100
@@ -166,29 +178,40 @@ class SqlAlertStore:
         self._kick()
 
     async def flush(self) -> None:
-        """Wait until everything recorded so far is written (or its write failed)."""
+        """Write everything buffered now and wait until it is written (or failed)."""
         while self._task is not None and not self._task.done():
+            self._now.set()
             await asyncio.wait([self._task])
 
+    def _pending(self) -> bool:
+        return bool(self._alerts or self._impacts or self._scores)
+
     def _kick(self) -> None:
-        if (self._impacts or self._scores) and (self._task is None or self._task.done()):
+        if self._pending() and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._write_loop(), name="callhook-monitor-history")
 
     async def _write_loop(self) -> None:
-        while self._impacts or self._scores:
-            rows = [_impact_row(i) for i in self._impacts.values()]
-            scores, self._impacts, self._scores = self._scores, {}, []
-
+        while self._pending():
+            if not self._now.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._now.wait(), self.interval_s)
+            alerts = [_alert_row(a) for a in self._alerts.values()]
+            impacts = [_impact_row(i) for i in self._impacts.values()]
+            scores = self._scores
+            self._alerts, self._impacts, self._scores = {}, {}, []
+            write = functools.partial(_write_history, alerts=alerts, impacts=impacts, scores=scores)
             try:
-                await self._store.write(functools.partial(_write_history, rows=rows, scores=scores))
+                await self._store.write(write)
             except (SQLAlchemyError, StorageError) as exc:
-                self.failures += len(rows) + len(scores)
+                self.failures += len(alerts) + len(impacts) + len(scores)
                 logger.warning(
-                    "monitor.history_failed impacts=%s scores=%s: %s",
-                    len(rows),
+                    "monitor.history_failed alerts=%s impacts=%s scores=%s: %s",
+                    len(alerts),
+                    len(impacts),
                     len(scores),
                     type(exc).__name__,
                 )
+        self._now.clear()
 
 
 async def stored_patterns(

@@ -10,7 +10,6 @@ answer the same after a restart and from any receiver process on the same databa
 from __future__ import annotations
 
 import contextlib
-import logging
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,7 +28,6 @@ from callhook.store import (
 
 __all__ = ["MonitorFeed", "monitor_routes"]
 
-logger = logging.getLogger("callhook.receiver")
 
 _STATES = ("open", "resolved")
 _KINDS = ("hang", "error")
