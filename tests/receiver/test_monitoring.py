@@ -135,6 +135,7 @@ async def check_everything(client: httpx.AsyncClient) -> None:
     points = sentiment["trajectory"]
     assert [p["messageId"] for p in points] == ["user-1", "user-2", "user-3"]
     assert points[0]["timestamp"] == T0_MS + 1_000
+    assert isinstance(points[0]["timestamp"], int)
     assert points[2]["compound"] < -0.3
     mean = sum(p["compound"] for p in points) / 3
     assert sentiment["average"] == pytest.approx(mean)

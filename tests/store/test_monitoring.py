@@ -102,7 +102,7 @@ async def test_impacts_are_replaced_and_first_scores_kept(store: Store) -> None:
     assert sentiment == {
         "callId": "C9",
         "average": 0.5,
-        "trajectory": [{"messageId": "user-1", "timestamp": 1.0, "compound": 0.5}],
+        "trajectory": [{"messageId": "user-1", "timestamp": 1, "compound": 0.5}],
     }
     assert await store.read(lambda c: get_sentiment(c, "nope")) is None
     assert history.failures == 0

@@ -231,12 +231,16 @@ def list_hang_impacts(
             "waitedMs": r.waited_ms,
             "repeated": bool(r.repeated),
             "abandoned": bool(r.abandoned),
-            "outcome": r.outcome,
         }
         for r in rows
     ]
     key = [rows[limit - 1].hang_at, rows[limit - 1].pk] if len(rows) > limit else None
     return _page(items, limit, key)
+
+
+def _whole(ts: float | None) -> float | int | None:
+    """Epoch ms as an integer when it is one (the usual case), as sent otherwise."""
+    return int(ts) if ts is not None and float(ts).is_integer() else ts
 
 
 def get_sentiment(conn: Connection, call_id: str) -> Json | None:
@@ -254,7 +258,7 @@ def get_sentiment(conn: Connection, call_id: str) -> Json | None:
         if known is None:
             return None
     trajectory = [
-        {"messageId": r.message_id, "timestamp": r.ts, "compound": r.compound} for r in rows
+        {"messageId": r.message_id, "timestamp": _whole(r.ts), "compound": r.compound} for r in rows
     ]
     average = sum(r.compound for r in rows) / len(rows) if rows else None
     return {"callId": call_id, "average": average, "trajectory": trajectory}
