@@ -36,13 +36,17 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "SeriesFilter",
         "Store",
         "Writer",
+        "alert_rows",
         "dimensions",
         "get_call",
+        "get_sentiment",
         "head_revision",
         "latency_series",
+        "list_alerts",
         "list_calls",
         "list_errors",
         "list_events",
+        "list_hang_impacts",
         "list_hangs",
         "list_messages",
         "list_unattributed",
@@ -51,7 +55,11 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "metadata",
         "normalize_url",
         "parse_event",
+        "pattern_inputs",
         "rate_series",
+        "save_alerts",
+        "save_hang_impacts",
+        "save_sentiment",
         "upgrade",
     ]
     for name in names:
@@ -185,6 +193,7 @@ def test_monitor_exports_are_sorted_and_exact() -> None:
         "MonitorConfig",
         "MonitorConfigError",
         "MonitorCore",
+        "MonitorHistory",
         "MonitorStats",
         "Notice",
         "NoticeKind",
@@ -201,6 +210,7 @@ def test_monitor_exports_are_sorted_and_exact() -> None:
         "SentimentScorer",
         "Severity",
         "SinkConfig",
+        "SqlAlertStore",
         "StaleCallsConfig",
         "WebhookAction",
         "WebhookSink",
@@ -210,6 +220,7 @@ def test_monitor_exports_are_sorted_and_exact() -> None:
         "length_band",
         "load_config",
         "notice_json",
+        "stored_patterns",
     ]
     for name in names:
         assert getattr(callhook.monitor, name) is not None

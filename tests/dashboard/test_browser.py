@@ -87,6 +87,14 @@ def test_scripted_call_renders_hang_interruption_and_error_markers(
     with httpx.Client(base_url=live_server.url) as client:
         for body in scripted_call("PC-7f3a9e21", now - 600_000):
             live_server.post(client, body)
+        # The monitor scores sentiment and hang impacts after the acks; wait (bounded) for both.
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while time.monotonic() < deadline:
+            scored = client.get("/api/calls/PC-7f3a9e21/sentiment").json()["trajectory"]
+            impacts = client.get("/api/hangs/impact", params={"callId": "PC-7f3a9e21"}).json()
+            if scored and impacts["impacts"]:
+                break
+            time.sleep(0.05)
     page.goto(f"{live_server.url}/#/calls/PC-7f3a9e21")
     page.wait_for_selector(".marker.hang", timeout=WAIT_MS)
     hang = page.inner_text(".marker.hang")
@@ -101,7 +109,10 @@ def test_scripted_call_renders_hang_interruption_and_error_markers(
     assert any("ongoing" in s for s in statuses) and any("finished" in s for s in statuses)
     assert "Excellent" in page.inner_text("#report")
     assert page.locator("details.waterfall").count() >= 4
-    page.wait_for_selector("#sentiment .not-available", timeout=WAIT_MS)
+    page.wait_for_selector("#sentiment svg.spark", timeout=WAIT_MS)
+    assert page.get_attribute("#sentiment svg.spark", "data-points") == str(len(scored))
+    page.wait_for_selector("#recovery ul.impacts", timeout=WAIT_MS)
+    assert page.locator("#recovery ul.impacts li").count() == len(impacts["impacts"])
     header = page.inner_text(".call-head")
     assert "+14155550142" not in header and "0142" in header
     page.locator("details.waterfall").nth(1).evaluate("el => el.open = true")
@@ -114,8 +125,8 @@ def test_scripted_call_renders_hang_interruption_and_error_markers(
 
 
 def test_metrics_page_charts_have_data(live_server: LiveServer, page: Any) -> None:
-    """Latency percentiles and hang/error rates are drawn from ingested calls; pattern tables
-    say "not available" where the server has no pattern endpoint."""
+    """Latency percentiles and hang/error rates are drawn from ingested calls, and the hang
+    pattern tables from the monitor's pattern endpoint."""
     now = int(time.time() * 1000)
     with httpx.Client(base_url=live_server.url) as client:
         for body in background_calls(120, now, hours=22):
@@ -126,7 +137,8 @@ def test_metrics_page_charts_have_data(live_server: LiveServer, page: Any) -> No
         points = int(page.get_attribute(f"#{chart} svg.chart", "data-points") or 0)
         assert points > 0, chart
         assert page.locator(f"#{chart} path.line").count() >= 1
-    page.wait_for_selector("#pattern-provider", timeout=WAIT_MS)
+    page.wait_for_selector("#pattern-provider table", timeout=WAIT_MS)
+    assert page.locator("#pattern-provider table tbody tr").count() >= 1
     screenshot(page, "metrics")
 
 

@@ -178,7 +178,7 @@ async def test_migrations_are_idempotent_and_create_every_table(db_url: str) -> 
     finally:
         engine.dispose()
     assert current == head_revision()
-    assert {"calls", "messages", "arrivals", "callhook_delivery_outbox"} <= tables
+    assert {"calls", "messages", "arrivals", "callhook_delivery_outbox", "monitor_alerts"} <= tables
 
 
 async def test_a_closed_store_refuses_events(db_url: str) -> None:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from callhook.monitor import Monitor, SqlAlertStore
 from callhook.receiver._api import api_routes
 from callhook.receiver._asgi import ASGIApp, Receive, Scope, Send, error_body
 from callhook.receiver._auth import AuthMiddleware
@@ -22,6 +23,7 @@ from callhook.receiver._ingest import IngestApp, IngestListener
 from callhook.receiver._limits import LimitsMiddleware
 from callhook.receiver._live import LiveBus
 from callhook.receiver._metrics import ReceiverMetrics
+from callhook.receiver._monitoring import MonitorFeed, monitor_routes
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
 from callhook.store import Store
 
@@ -37,13 +39,25 @@ class ReceiverApp:
     (limits → auth → ingest); everything else is routed by Starlette."""
 
     def __init__(
-        self, webhook_path: str, webhook: ASGIApp, other: Starlette, live: LiveBus
+        self,
+        webhook_path: str,
+        webhook: ASGIApp,
+        other: Starlette,
+        live: LiveBus,
+        feed: MonitorFeed | None = None,
     ) -> None:
         self.webhook_path = webhook_path
         self.webhook = webhook
         self.other = other
         #: The live bus behind ``/api/stream``; ``live.close()`` ends every stream.
         self.live = live
+        self._feed = feed
+
+    @property
+    def monitor(self) -> Monitor | None:
+        """The monitor fed by this app: the one given to ``create_app``, or the one its
+        lifespan runs (``None`` outside the lifespan or with ``[monitor] enabled = false``)."""
+        return self._feed.monitor if self._feed is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.webhook_path:
@@ -58,10 +72,15 @@ def create_app(
     store: Store | None = None,
     clock: Callable[[], int] = _now_ms,
     listeners: Sequence[IngestListener] = (),
+    monitor: Monitor | None = None,
 ) -> ReceiverApp:
     """Build the receiver. Without ``store`` the app opens one on ``config.database_url``
     in its lifespan (migrating it) and closes it on shutdown; with one, the caller owns it.
-    ``listeners`` are told of each stored event after its commit (see ``IngestListener``)."""
+    ``listeners`` are told of each stored event after its commit (see ``IngestListener``).
+
+    Without ``monitor`` the lifespan runs a ``Monitor`` built from ``config.monitor`` (unless
+    ``enabled = false``) on ``clock``, its history in the store (``SqlAlertStore``); with one,
+    the caller owns it (enters and closes it) and should give it a ``SqlAlertStore``."""
     config.check()
     own = store is None
     the_store = (
@@ -71,12 +90,13 @@ def create_app(
     )
     metrics = ReceiverMetrics()
     live = LiveBus()
+    feed = MonitorFeed(monitor)
     ingest = IngestApp(
         the_store,
         metrics,
         max_depth=config.max_depth,
         clock=clock,
-        listeners=(live, *listeners),
+        listeners=(live, feed, *listeners),
     )
     webhook = LimitsMiddleware(
         AuthMiddleware(ingest, mode=config.auth, secrets=config.secrets),
@@ -106,12 +126,17 @@ def create_app(
                     fanout = await stack.enter_async_context(PgFanout(the_store.url, live.deliver))
                     live.route_through(fanout.publish)
                     stack.callback(live.route_through, None)
+                if monitor is None and config.monitor.enabled:
+                    running = Monitor(config.monitor, store=SqlAlertStore(the_store), clock=clock)
+                    feed.monitor = await stack.enter_async_context(running)
+                    stack.callback(setattr, feed, "monitor", None)
                 yield
         finally:
             live.close()
 
     routes = [
         *api_routes(the_store, metrics),
+        *monitor_routes(the_store),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
         *dashboard_routes(the_store, live),
@@ -119,4 +144,4 @@ def create_app(
     other = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
-    return ReceiverApp(config.webhook_path, webhook, other, live)
+    return ReceiverApp(config.webhook_path, webhook, other, live, feed)

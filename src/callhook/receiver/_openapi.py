@@ -37,6 +37,11 @@ def _query(name: str, kind: str = "string", description: str = "") -> dict[str, 
     return {"name": name, "in": "query", "schema": {"type": kind}, "description": description}
 
 
+def _enum(name: str, values: list[str], description: str) -> dict[str, Any]:
+    schema = {"type": "string", "enum": values}
+    return {"name": name, "in": "query", "schema": schema, "description": description}
+
+
 def _get(summary: str, params: list[dict[str, Any]], key: str | None = None) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "OK", "content": {"application/json": {}}}
     if key is not None:
@@ -128,6 +133,37 @@ def openapi_document(webhook_path: str) -> bytes:
                 "errors",
             ),
             "/api/unattributed": _get("Events without a call object", list(_PAGE_PARAMS), "events"),
+            "/api/alerts": _get(
+                "Monitor alerts (history in the database), newest firedAt first",
+                [
+                    _enum("state", ["open", "resolved"], "default: both"),
+                    _TIME_PARAMS[0],
+                    *_PAGE_PARAMS,
+                ],
+                "alerts",
+            ),
+            "/api/calls/{callId}/sentiment": _get(
+                "VADER compound score of each user message (trajectory) and their average",
+                [_CALL_ID],
+            ),
+            "/api/hangs/impact": _get(
+                "Each hang's recovery (waited ms), repetition and abandonment, newest first",
+                [_query("callId"), _TIME_PARAMS[0], *_PAGE_PARAMS],
+                "impacts",
+            ),
+            "/api/patterns": _get(
+                "Hangs or errors by provider, model, assistant, hour or length band: "
+                "calls, turns, incidents and rates, over [since, until)",
+                [
+                    _enum("kind", ["hang", "error"], "default: hang"),
+                    _enum(
+                        "dimension",
+                        ["provider", "model", "assistant", "hour", "length_band"],
+                        "default: provider",
+                    ),
+                    *_TIME_PARAMS,
+                ],
+            ),
             "/healthz": _get("Liveness and database check", []),
             "/metrics": _get("Prometheus metrics", []),
             **_dashboard_paths(),
