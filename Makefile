@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 FIXTURES ?= ../shared/fixtures/interactly
+# The browser tests use the system's Chromium (/usr/bin/chromium); Playwright never downloads one.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: demo test lint typecheck unit clean
+.PHONY: demo test lint typecheck unit chromium clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "callhook needs Python 3.11 or newer; run: make PYTHON=python3.11 ...")'
@@ -27,7 +29,16 @@ typecheck: $(BIN)/.installed
 unit: $(BIN)/.installed
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# Debian's Chromium for the dashboard's browser tests, installed with apt when missing and
+# possible (root); otherwise those tests skip and say why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's chromium for the browser tests (apt-get)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	    >/dev/null 2>&1 || echo "chromium could not be installed; the browser tests will skip" >&2; \
+	fi
+
+test: lint typecheck chromium unit
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis test-output

@@ -20,6 +20,15 @@ end-of-call report with the full history.
 Usage: ``python bench/ingest.py [--calls 200] [--connections 32]`` (needs ``pip install -e
 '.[bench]'`` for FastAPI). The last line is ``RESULT ratio_vs_noop=... ratio_vs_reference=...
 storage_ratio=...``.
+
+``--monitor`` measures monitoring overhead instead: ``callhook serve`` with ``[monitor] enabled
+= false`` against ``callhook serve`` with the default ``[monitor]`` (every rule, the log sink,
+in-process VADER, history in the database), side by side in the same run, each on a fresh
+database, the order alternating between rounds. After each monitored run it waits until the
+monitor has recorded every call's hang impact (``GET /api/hangs/impact``) and prints how long
+that took after the last ack. The last line is ``RESULT monitor_on_vs_off=...`` (target: at
+least 0.90). ``CALLHOOK_BENCH_MONITOR_TOML`` is appended to the monitored server's config file
+(e.g. ``[monitor]\nsentiment_workers = 1``) to measure variants.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -370,13 +380,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_MONITOR_CONFIG = {"monitor-off": "[monitor]\nenabled = false\n", "monitor-on": ""}
+
+
 def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
+    stderr = None
     if kind.startswith("callhook"):
         command = [sys.executable, "-m", "callhook", "serve", "--db", db_url, "--port", str(port)]
+    elif kind in _MONITOR_CONFIG:
+        folder = Path(db_url.removeprefix("sqlite:///")).parent
+        config = folder / f"{kind}.toml"
+        extra = os.environ.get("CALLHOOK_BENCH_MONITOR_TOML", "") if kind == "monitor-on" else ""
+        config.write_text(_MONITOR_CONFIG[kind] + extra, encoding="utf-8")
+        command = [sys.executable, "-m", "callhook", "serve", "--db", db_url, "--port", str(port)]
+        command += ["--config", str(config)]
+        # The log sink writes one line per alert (each hang, each error): keep it out of the
+        # report, in a file beside the database.
+        stderr = (folder / f"{kind}.log").open("ab")
     else:
         command = [sys.executable, str(HERE), "--serve", kind, "--port", str(port)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLHOOK_")}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -443,9 +467,12 @@ def measure(
 ) -> float:
     port = free_port()
     process = start(kind, port, db_url)
+    lag = None
     try:
         asyncio.run(load(port, warmup, args.connections, args.max_seconds))
         ok, failed, elapsed = asyncio.run(load(port, calls, args.connections, args.max_seconds))
+        if kind == "monitor-on":
+            lag = monitor_lag(port, len(calls) + len(warmup), args.max_seconds)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -455,7 +482,8 @@ def measure(
     rate = ok / elapsed
     print(
         f"{kind:>10}: {ok} events in {elapsed:.2f} s = {rate:,.0f} events/s"
-        + (f"  ({failed} non-2xx)" if failed else ""),
+        + (f"  ({failed} non-2xx)" if failed else "")
+        + (f"; monitor caught up {lag:.2f} s after the last ack" if lag is not None else ""),
         flush=True,
     )
     if failed:
@@ -477,6 +505,34 @@ def postgres_schema(base: str) -> Iterator[str]:
     finally:
         with psycopg.connect(base, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def monitor_lag(port: int, hangs: int, seconds: float) -> float:
+    """Seconds until ``GET /api/hangs/impact`` lists ``hangs`` impacts (one per call)."""
+    began = time.perf_counter()
+    url = f"http://127.0.0.1:{port}/api/hangs/impact?limit=500"
+    while time.perf_counter() - began < seconds:
+        with urllib.request.urlopen(url) as response:
+            if len(json.load(response)["impacts"]) >= hangs:
+                return time.perf_counter() - began
+        time.sleep(0.05)
+    raise SystemExit(f"the monitor did not record {hangs} hang impacts within {seconds} s")
+
+
+def monitor_overhead(
+    calls: list[list[bytes]], warmup: list[list[bytes]], args: argparse.Namespace
+) -> None:
+    rates: dict[str, list[float]] = {"monitor-off": [], "monitor-on": []}
+    with tempfile.TemporaryDirectory(prefix="callhook-bench-") as folder:
+        for round_ in range(1, args.rounds + 1):
+            print(f"round {round_} of {args.rounds}", flush=True)
+            kinds = list(rates) if round_ % 2 else list(reversed(rates))
+            for kind in kinds:
+                db = Path(folder) / f"bench-{round_}-{kind}.sqlite3"
+                rates[kind].append(measure(kind, calls, warmup, args, f"sqlite:///{db}"))
+    off, on = (statistics.median(rates[k]) for k in rates)
+    print(f"median events/s: monitoring off {off:,.0f}, on {on:,.0f}")
+    print(f"RESULT monitor_on_vs_off={on / off:.2f}")
 
 
 def stored_bytes(path: Path) -> tuple[int, int]:
@@ -508,11 +564,14 @@ def main() -> None:
     )
     parser.add_argument("--serve", choices=["noop", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--monitor", action="store_true", help="monitoring on vs off instead (see above)"
+    )
     args = parser.parse_args()
     if args.serve:
         run_server(args.serve, args.port)
         return
-    if FastAPI is None:
+    if FastAPI is None and not args.monitor:
         raise SystemExit("the reference receiver needs FastAPI: pip install -e '.[bench]'")
     made = [make_call(n, args.messages) for n in range(args.calls + 8)]
     calls = [[request(b) for b in bodies] for bodies, _ in made[8:]]
@@ -528,6 +587,9 @@ def main() -> None:
         f"{args.connections} connections; {os.cpu_count()} CPUs",
         flush=True,
     )
+    if args.monitor:
+        monitor_overhead(calls, warmup, args)
+        return
     rates: dict[str, list[float]] = {"callhook": [], "noop": [], "reference": []}
     postgres: list[float] = []
     with tempfile.TemporaryDirectory(prefix="callhook-bench-") as folder:

@@ -25,6 +25,7 @@ def test_store_exports_are_sorted_and_exact() -> None:
     assert names == [
         "DEFAULT_MAX_DEPTH",
         "DEFAULT_URL",
+        "LATENCY_STAGES",
         "STATUS_RANK",
         "CallFilter",
         "CallState",
@@ -32,13 +33,20 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "InvalidCursor",
         "Outcome",
         "Page",
+        "SeriesFilter",
         "Store",
         "Writer",
+        "alert_rows",
+        "dimensions",
         "get_call",
+        "get_sentiment",
         "head_revision",
+        "latency_series",
+        "list_alerts",
         "list_calls",
         "list_errors",
         "list_events",
+        "list_hang_impacts",
         "list_hangs",
         "list_messages",
         "list_unattributed",
@@ -47,6 +55,11 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "metadata",
         "normalize_url",
         "parse_event",
+        "pattern_inputs",
+        "rate_series",
+        "save_alerts",
+        "save_hang_impacts",
+        "save_sentiment",
         "upgrade",
     ]
     for name in names:
@@ -57,7 +70,9 @@ def test_receiver_exports_are_sorted_and_exact() -> None:
     assert callhook.receiver.__all__ == [
         "AuthMiddleware",
         "AuthMode",
+        "IngestListener",
         "LimitsMiddleware",
+        "LiveBus",
         "ReceiverApp",
         "ReceiverConfig",
         "ReceiverMetrics",
@@ -178,6 +193,7 @@ def test_monitor_exports_are_sorted_and_exact() -> None:
         "MonitorConfig",
         "MonitorConfigError",
         "MonitorCore",
+        "MonitorHistory",
         "MonitorStats",
         "Notice",
         "NoticeKind",
@@ -194,6 +210,7 @@ def test_monitor_exports_are_sorted_and_exact() -> None:
         "SentimentScorer",
         "Severity",
         "SinkConfig",
+        "SqlAlertStore",
         "StaleCallsConfig",
         "WebhookAction",
         "WebhookSink",
@@ -203,6 +220,7 @@ def test_monitor_exports_are_sorted_and_exact() -> None:
         "length_band",
         "load_config",
         "notice_json",
+        "stored_patterns",
     ]
     for name in names:
         assert getattr(callhook.monitor, name) is not None
@@ -243,3 +261,45 @@ def test_engine_exports_are_sorted_and_exact() -> None:
     ]
     for name in names:
         assert getattr(callhook.engine, name) is not None
+
+
+def test_delivery_exports_are_sorted_and_exact() -> None:
+    import callhook.delivery
+
+    names = callhook.delivery.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n.islower(), n))
+    assert names == [
+        "ATTEMPT_HEADER",
+        "DEFAULT_DB_URL",
+        "DEFAULT_SCHEDULE",
+        "DEFAULT_TIMEOUT_SECONDS",
+        "METADATA",
+        "REDACTED",
+        "SECRET_HEADER",
+        "SEQUENCE_HEADER",
+        "AttemptRecord",
+        "Clock",
+        "DeliveryConfigError",
+        "DeliveryError",
+        "DeliveryRecord",
+        "Dispatcher",
+        "Outcome",
+        "RetryPolicy",
+        "ServerConfig",
+        "ServerResolver",
+        "SystemClock",
+        "classify",
+        "create_outbox_tables",
+        "drop_outbox_tables",
+        "encode_body",
+        "list_attempts",
+        "list_deliveries",
+        "make_engine",
+        "open_outbox",
+        "parse_retry_after",
+        "replay",
+        "safe_url",
+        "servers_by_assistant",
+    ]
+    for name in names:
+        assert getattr(callhook.delivery, name) is not None

@@ -3,14 +3,15 @@
 Every error is a ``CallhookError``; catch the branch you can act on::
 
     CallhookError
-     ├── DecodeError        a payload is not a valid event (names the JSON path)
-     ├── VerificationError  a webhook request failed authentication (names the reason)
-     ├── StorageError       the database refused or could not be reached (names the URL, call id)
-     ├── ConfigError        the receiver's configuration is unusable (names the setting)
-     └── EngineError        a call session was told something impossible (names the call id)
+     ├── DecodeError          a payload is not a valid event (names the JSON path)
+     ├── VerificationError    a webhook request failed authentication (names the reason)
+     ├── StorageError         the database refused or could not be reached (names the URL, call id)
+     ├── ConfigError          the receiver's configuration is unusable (names the setting)
+     ├── EngineError          a call session was told something impossible (names the call id)
+     └── DeliveryError        delivering an event failed (names the call, event type and URL)
+          └── DeliveryConfigError   an ``assistantServer`` configuration is invalid (names the key)
 
-Later parts of callhook add their branches here (delivery), each carrying the call id, event
-type, URL or JSON path it concerns.
+Each carries the call id, event type, URL, setting or JSON path it concerns.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ __all__ = [
     "CallhookError",
     "ConfigError",
     "DecodeError",
+    "DeliveryConfigError",
+    "DeliveryError",
     "EngineError",
     "StorageError",
     "VerificationError",
@@ -86,3 +89,39 @@ class EngineError(CallhookError):
         self.call_id = call_id
         where = f"call {call_id}: " if call_id else ""
         super().__init__(f"{where}{reason}")
+
+
+class DeliveryError(CallhookError):
+    """Delivering events failed or cannot start.
+
+    ``call_id``, ``event_type`` and ``url`` name the event and endpoint concerned when known
+    (never a secret: URLs are shown as configured, without credentials added by callhook).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        call_id: str | None = None,
+        event_type: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.call_id = call_id
+        self.event_type = event_type
+        self.url = url
+        context = [
+            f"{name} {value}"
+            for name, value in (("call", call_id), ("event", event_type), ("url", url))
+            if value
+        ]
+        super().__init__(f"{reason} ({', '.join(context)})" if context else reason)
+
+
+class DeliveryConfigError(DeliveryError):
+    """An ``assistantServer`` configuration is invalid; ``key`` is the offending key's path
+    (``assistantServer.messages[1]``)."""
+
+    def __init__(self, reason: str, key: str, *, url: str | None = None) -> None:
+        self.key = key
+        super().__init__(f"{reason} - at `{key}`", url=url)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
 from callhook import DecodeError, StorageError
@@ -18,6 +20,7 @@ from callhook.store import (
     list_hangs,
     list_messages,
     list_unattributed,
+    make_engine,
     metadata,
     parse_event,
     upgrade,
@@ -164,10 +167,18 @@ async def test_calls_are_paginated_newest_first(store: Store) -> None:
     assert seen == ["P4", "P3", "P2", "P1", "P0"]
 
 
-async def test_migrations_are_idempotent(db_url: str) -> None:
+async def test_migrations_are_idempotent_and_create_every_table(db_url: str) -> None:
     upgrade(db_url)
     upgrade(db_url)
-    assert head_revision() == "0001_receiver"
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            tables = set(sa.inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+    assert current == head_revision()
+    assert {"calls", "messages", "arrivals", "callhook_delivery_outbox", "monitor_alerts"} <= tables
 
 
 async def test_a_closed_store_refuses_events(db_url: str) -> None:

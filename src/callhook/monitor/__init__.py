@@ -3,7 +3,8 @@ remediation, hang recovery and user impact, sentiment, and pattern analysis (SPE
 
 The receiver owns one ``Monitor`` (an async context manager) and calls
 ``monitor.observe(event, received_at_ms)`` for each event (decoded or ``LazyEvent``) after
-acking it.
+acking it. ``SqlAlertStore`` keeps the alert history, hang impacts and sentiment scores in
+the receiver's database; ``stored_patterns`` analyses the calls stored there.
 """
 
 from callhook.monitor._alerts import (
@@ -33,6 +34,7 @@ from callhook.monitor._config import (
     load_config,
 )
 from callhook.monitor._core import MonitorCore, Outcome, SayAction, WebhookAction
+from callhook.monitor._history import MonitorHistory, SqlAlertStore, stored_patterns
 from callhook.monitor._impact import HangImpact, HangOutcome
 from callhook.monitor._monitor import Monitor, MonitorClosedError, MonitorStats
 from callhook.monitor._patterns import (
@@ -82,6 +84,7 @@ __all__ = [
     "MonitorConfig",
     "MonitorConfigError",
     "MonitorCore",
+    "MonitorHistory",
     "MonitorStats",
     "Notice",
     "NoticeKind",
@@ -98,6 +101,7 @@ __all__ = [
     "SentimentScorer",
     "Severity",
     "SinkConfig",
+    "SqlAlertStore",
     "StaleCallsConfig",
     "WebhookAction",
     "WebhookSink",
@@ -107,4 +111,5 @@ __all__ = [
     "length_band",
     "load_config",
     "notice_json",
+    "stored_patterns",
 ]

@@ -15,6 +15,9 @@ dropped and counted in ``stats.dropped``). Three named background tasks do the r
 
 A failing sink or remediation request is logged (``monitor.sink_failed``,
 ``monitor.remediation_failed``) and counted; it never stops the other sinks or evaluation.
+
+When the ``AlertStore`` is also a ``MonitorHistory`` (``SqlAlertStore``), each hang impact
+that changed and each new sentiment score is handed to it as soon as it is known.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from callhook.events import Call, Event, LazyEvent
 from callhook.monitor._alerts import Alert, AlertStore, InMemoryAlertStore
 from callhook.monitor._config import MonitorConfig
 from callhook.monitor._core import MonitorCore, Outcome
+from callhook.monitor._history import MonitorHistory
 from callhook.monitor._impact import HangImpact
 from callhook.monitor._patterns import CallRecord, Dimension, IncidentRecord, PatternRow
 from callhook.monitor._patterns import analyze_patterns as _analyze
@@ -100,6 +104,10 @@ class Monitor:
         self._observed = self._processed = self._dropped = 0
         self._evaluation_failures = self._sink_failures = self._remediation_failures = 0
         self._store_failures = 0
+        self._history = self.store if isinstance(self.store, MonitorHistory) else None
+        #: What the history was last given, per call (impacts; number of scores).
+        self._recorded_impacts: dict[str, frozenset[HangImpact]] = {}
+        self._recorded_scores: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -120,7 +128,7 @@ class Monitor:
             asyncio.create_task(self._ticker(), name="callhook-monitor-tick"),
         ]
         if self.config.sentiment and self.config.sentiment_workers:
-            self._sentiment = SentimentPool(self.config.sentiment_workers, self.core.add_sentiment)
+            self._sentiment = SentimentPool(self.config.sentiment_workers, self._scored)
             self.core.defer_sentiment = True
             self._tasks.append(
                 asyncio.create_task(self._sentiment.run(), name="callhook-monitor-sentiment")
@@ -180,6 +188,8 @@ class Monitor:
         await self._outbox.join()
         if self._sentiment is not None:
             await self._sentiment.join()
+        if self._history is not None:
+            await self._history.flush()
 
     # -- the synchronous core, for tests and callers that own the loop ---------------------
 
@@ -209,6 +219,8 @@ class Monitor:
                 logger.exception("monitor.evaluation_failed call_id=%s", call_id)
             else:
                 self._processed += 1
+                if self._history is not None and isinstance(event.call, Call):
+                    self._record(event.call.id)
                 backlog = self.core.sentiment_backlog
                 if backlog and self._sentiment is not None:
                     self._sentiment.submit(backlog.copy())
@@ -233,6 +245,33 @@ class Monitor:
                 continue
             if outcome.saves or outcome.notices or outcome.actions:
                 self._outbox.put_nowait(outcome)
+            for call_id in [c for c in self._recorded_scores if c not in self.core.calls]:
+                del self._recorded_scores[call_id]
+            for call_id in [c for c in self._recorded_impacts if c not in self.core.calls]:
+                del self._recorded_impacts[call_id]
+
+    def _scored(self, call_id: str, message_id: str, ts: float | None, compound: float) -> None:
+        self.core.add_sentiment(call_id, message_id, ts, compound)
+        if self._history is not None:
+            self._record(call_id)
+
+    def _record(self, call_id: str) -> None:
+        """Hand the history what changed in the call's hang impacts and sentiment."""
+        assert self._history is not None
+        state = self.core.calls.get(call_id)
+        if state is None:
+            return
+        impacts = state.hangs.impacts
+        if impacts:
+            before = self._recorded_impacts.get(call_id, frozenset())
+            changed = [i for i in impacts if i not in before]
+            if changed:
+                self._history.record_impacts(changed)
+                self._recorded_impacts[call_id] = frozenset(impacts)
+        done = self._recorded_scores.get(call_id, 0)
+        if len(state.sentiment) > done:
+            self._history.record_sentiment(call_id, state.sentiment[done:])
+            self._recorded_scores[call_id] = len(state.sentiment)
 
     async def _notify(self) -> None:
         assert self._outbox is not None

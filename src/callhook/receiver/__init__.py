@@ -7,14 +7,18 @@ reads a TOML file, the environment and overrides into a ``ReceiverConfig``.
 from callhook.receiver._app import ReceiverApp, create_app
 from callhook.receiver._auth import AuthMiddleware
 from callhook.receiver._config import AuthMode, ReceiverConfig, load_config
+from callhook.receiver._ingest import IngestListener
 from callhook.receiver._limits import LimitsMiddleware
+from callhook.receiver._live import LiveBus
 from callhook.receiver._metrics import ReceiverMetrics
 from callhook.receiver._serve import serve
 
 __all__ = [
     "AuthMiddleware",
     "AuthMode",
+    "IngestListener",
     "LimitsMiddleware",
+    "LiveBus",
     "ReceiverApp",
     "ReceiverConfig",
     "ReceiverMetrics",

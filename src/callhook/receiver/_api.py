@@ -28,19 +28,21 @@ from callhook.store import (
     list_unattributed,
 )
 
-__all__ = ["api_routes"]
+__all__ = ["BadParameter", "api_routes", "endpoint", "json_response", "time_param"]
 
 _DEFAULT_LIMIT = 50
 _MAX_LIMIT = 500
 
 
-class _BadParameter(Exception):
+class BadParameter(Exception):
+    """A query parameter with a bad value: answered 400 by ``endpoint``."""
+
     def __init__(self, name: str, message: str) -> None:
         self.name = name
         self.message = message
 
 
-def _json(value: Any, status: int = 200) -> Response:  # Any: any JSON-ready value
+def json_response(value: Any, status: int = 200) -> Response:  # Any: any JSON-ready value
     return Response(msgspec.json.encode(value), status, media_type="application/json")
 
 
@@ -49,7 +51,7 @@ def _error(status: int, code: str, message: str, path: str | None = None) -> Res
 
 
 def _page(page: Page, key: str) -> Response:
-    return _json({key: page.items, "nextCursor": page.next_cursor})
+    return json_response({key: page.items, "nextCursor": page.next_cursor})
 
 
 def _limit(request: Request) -> int:
@@ -57,11 +59,11 @@ def _limit(request: Request) -> int:
     if raw is None:
         return _DEFAULT_LIMIT
     if not raw.isdigit() or not 1 <= int(raw) <= _MAX_LIMIT:
-        raise _BadParameter("limit", f"limit must be an integer from 1 to {_MAX_LIMIT}")
+        raise BadParameter("limit", f"limit must be an integer from 1 to {_MAX_LIMIT}")
     return int(raw)
 
 
-def _time(request: Request, name: str) -> int | None:
+def time_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None:
         return None
@@ -70,7 +72,7 @@ def _time(request: Request, name: str) -> int | None:
     try:
         return int(datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
-        raise _BadParameter(name, f"{name} must be epoch milliseconds or ISO-8601") from None
+        raise BadParameter(name, f"{name} must be epoch milliseconds or ISO-8601") from None
 
 
 def _bool(request: Request, name: str) -> bool | None:
@@ -81,7 +83,7 @@ def _bool(request: Request, name: str) -> bool | None:
         return True
     if raw.lower() in ("false", "0", "no"):
         return False
-    raise _BadParameter(name, f"{name} must be true or false")
+    raise BadParameter(name, f"{name} must be true or false")
 
 
 def _filter(request: Request) -> CallFilter:
@@ -89,33 +91,37 @@ def _filter(request: Request) -> CallFilter:
     return CallFilter(
         status=q.get("status"),
         assistant_id=q.get("assistantId"),
-        since=_time(request, "since"),
-        until=_time(request, "until"),
+        since=time_param(request, "since"),
+        until=time_param(request, "until"),
         has_hang=_bool(request, "hasHang"),
         has_error=_bool(request, "hasError"),
         call_id=q.get("callId"),
         error_type=q.get("type"),
         code=q.get("code"),
         provider=q.get("provider"),
+        search=q.get("q") or None,
     )
+
+
+def endpoint(
+    handler: Callable[[Request], Any],  # Any: returns a coroutine of a Response
+) -> Callable[[Request], Any]:  # Any: an async endpoint
+    """Wrap an async handler: bad parameters and cursors become 400 with the parameter."""
+
+    async def run(request: Request) -> Response:
+        try:
+            response: Response = await handler(request)
+            return response
+        except BadParameter as exc:
+            return _error(400, "invalid_parameter", exc.message, f"query.{exc.name}")
+        except InvalidCursor as exc:
+            return _error(400, "invalid_cursor", str(exc), "query.cursor")
+
+    return run
 
 
 def api_routes(store: Store, metrics: ReceiverMetrics) -> list[Route]:
     """The routes of the query API, ``/healthz`` and ``/metrics``."""
-
-    def endpoint(
-        handler: Callable[[Request], Any],  # Any: returns a coroutine of a Response
-    ) -> Callable[[Request], Any]:  # Any: an async endpoint
-        async def run(request: Request) -> Response:
-            try:
-                response: Response = await handler(request)
-                return response
-            except _BadParameter as exc:
-                return _error(400, "invalid_parameter", exc.message, f"query.{exc.name}")
-            except InvalidCursor as exc:
-                return _error(400, "invalid_cursor", str(exc), "query.cursor")
-
-        return run
 
     async def calls(request: Request) -> Response:
         where, cursor, limit = _filter(request), request.query_params.get("cursor"), _limit(request)
@@ -124,7 +130,7 @@ def api_routes(store: Store, metrics: ReceiverMetrics) -> list[Route]:
     async def call(request: Request) -> Response:
         call_id = request.path_params["callId"]
         found = await store.read(lambda c: get_call(c, call_id))
-        return _json(found) if found is not None else _not_found(call_id)
+        return json_response(found) if found is not None else _not_found(call_id)
 
     def per_call(
         query: Callable[[Connection, str, str | None, int], Page | None], key: str
@@ -155,7 +161,7 @@ def api_routes(store: Store, metrics: ReceiverMetrics) -> list[Route]:
             await store.read(lambda c: c.execute(text("SELECT 1")).scalar())
         except Exception as exc:  # any database failure means "not healthy", reported as such
             return _error(503, "unhealthy", f"database check failed: {type(exc).__name__}")
-        return _json({"status": "ok", "database": store.dialect})
+        return json_response({"status": "ok", "database": store.dialect})
 
     async def prometheus(request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,10 +1,10 @@
-"""``create_app``: the receiver as one ASGI app (webhook, query API, docs, metrics)."""
+"""``create_app``: the receiver as one ASGI app (webhook, query API, docs, metrics, dashboard)."""
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -12,13 +12,18 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from callhook.monitor import Monitor, SqlAlertStore
 from callhook.receiver._api import api_routes
 from callhook.receiver._asgi import ASGIApp, Receive, Scope, Send, error_body
 from callhook.receiver._auth import AuthMiddleware
 from callhook.receiver._config import ReceiverConfig
-from callhook.receiver._ingest import IngestApp
+from callhook.receiver._dashboard import dashboard_routes
+from callhook.receiver._fanout import PgFanout
+from callhook.receiver._ingest import IngestApp, IngestListener
 from callhook.receiver._limits import LimitsMiddleware
+from callhook.receiver._live import LiveBus
 from callhook.receiver._metrics import ReceiverMetrics
+from callhook.receiver._monitoring import MonitorFeed, monitor_routes
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
 from callhook.store import Store
 
@@ -33,10 +38,26 @@ class ReceiverApp:
     """The ASGI app: ``POST`` to the webhook path goes straight to the ingest chain
     (limits → auth → ingest); everything else is routed by Starlette."""
 
-    def __init__(self, webhook_path: str, webhook: ASGIApp, other: Starlette) -> None:
+    def __init__(
+        self,
+        webhook_path: str,
+        webhook: ASGIApp,
+        other: Starlette,
+        live: LiveBus,
+        feed: MonitorFeed | None = None,
+    ) -> None:
         self.webhook_path = webhook_path
         self.webhook = webhook
         self.other = other
+        #: The live bus behind ``/api/stream``; ``live.close()`` ends every stream.
+        self.live = live
+        self._feed = feed
+
+    @property
+    def monitor(self) -> Monitor | None:
+        """The monitor fed by this app: the one given to ``create_app``, or the one its
+        lifespan runs (``None`` outside the lifespan or with ``[monitor] enabled = false``)."""
+        return self._feed.monitor if self._feed is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.webhook_path:
@@ -50,9 +71,16 @@ def create_app(
     *,
     store: Store | None = None,
     clock: Callable[[], int] = _now_ms,
+    listeners: Sequence[IngestListener] = (),
+    monitor: Monitor | None = None,
 ) -> ReceiverApp:
     """Build the receiver. Without ``store`` the app opens one on ``config.database_url``
-    in its lifespan (migrating it) and closes it on shutdown; with one, the caller owns it."""
+    in its lifespan (migrating it) and closes it on shutdown; with one, the caller owns it.
+    ``listeners`` are told of each stored event after its commit (see ``IngestListener``).
+
+    Without ``monitor`` the lifespan runs a ``Monitor`` built from ``config.monitor`` (unless
+    ``enabled = false``) on ``clock``, its history in the store (``SqlAlertStore``); with one,
+    the caller owns it (enters and closes it) and should give it a ``SqlAlertStore``."""
     config.check()
     own = store is None
     the_store = (
@@ -61,7 +89,15 @@ def create_app(
         else Store(config.database_url, max_batch=config.max_batch, max_depth=config.max_depth)
     )
     metrics = ReceiverMetrics()
-    ingest = IngestApp(the_store, metrics, max_depth=config.max_depth, clock=clock)
+    live = LiveBus()
+    feed = MonitorFeed(monitor)
+    ingest = IngestApp(
+        the_store,
+        metrics,
+        max_depth=config.max_depth,
+        clock=clock,
+        listeners=(live, feed, *listeners),
+    )
     webhook = LimitsMiddleware(
         AuthMiddleware(ingest, mode=config.auth, secrets=config.secrets),
         max_body_bytes=config.max_body_bytes,
@@ -82,18 +118,30 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if own:
-            async with the_store:
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if own:
+                    await stack.enter_async_context(the_store)
+                if the_store.dialect == "postgresql":
+                    fanout = await stack.enter_async_context(PgFanout(the_store.url, live.deliver))
+                    live.route_through(fanout.publish)
+                    stack.callback(live.route_through, None)
+                if monitor is None and config.monitor.enabled:
+                    running = Monitor(config.monitor, store=SqlAlertStore(the_store), clock=clock)
+                    feed.monitor = await stack.enter_async_context(running)
+                    stack.callback(setattr, feed, "monitor", None)
                 yield
-        else:
-            yield
+        finally:
+            live.close()
 
     routes = [
         *api_routes(the_store, metrics),
+        *monitor_routes(the_store),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
+        *dashboard_routes(the_store, live),
     ]
     other = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
-    return ReceiverApp(config.webhook_path, webhook, other)
+    return ReceiverApp(config.webhook_path, webhook, other, live, feed)

@@ -21,6 +21,8 @@ from typing import Any
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from callhook._exceptions import ConfigError
+from callhook.monitor import MonitorConfig, MonitorConfigError
+from callhook.monitor import load_config as load_monitor_config
 from callhook.store import DEFAULT_MAX_DEPTH, DEFAULT_URL
 
 __all__ = ["AuthMode", "ReceiverConfig", "load_config"]
@@ -54,6 +56,8 @@ class ReceiverConfig:
     secrets: tuple[str, ...] = field(default=(), repr=False)
     max_batch: int = 256
     log_level: str = "info"
+    #: The ``[monitor]`` section of the config file (defaults when absent; see README).
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
     def check(self) -> None:
         """Raise ``ConfigError`` when the settings cannot be served safely."""
@@ -169,7 +173,14 @@ def _from_file(path: Path) -> dict[str, Any]:  # Any: TOML values
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The config file {path} is not valid TOML: {exc}") from None
     values: dict[str, Any] = {}  # Any: TOML values
+    if "monitor" in document:
+        try:
+            values["monitor"] = load_monitor_config(document)
+        except MonitorConfigError as exc:
+            raise MonitorConfigError(exc.reason, exc.path, source=str(path)) from None
     for section, table in document.items():
+        if section == "monitor":
+            continue
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: expected a [section], got {section!r}", setting=section)
         for key, value in table.items():

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import msgspec
 
@@ -18,9 +19,9 @@ from callhook._exceptions import DecodeError, StorageError
 from callhook.receiver._asgi import Receive, Scope, Send, error_body, send_json
 from callhook.receiver._auth import read_body
 from callhook.receiver._metrics import ReceiverMetrics
-from callhook.store import Store, parse_event
+from callhook.store import Incoming, Outcome, Store, parse_event
 
-__all__ = ["IngestApp", "decode_error_response"]
+__all__ = ["IngestApp", "IngestListener", "decode_error_response"]
 
 logger = logging.getLogger("callhook.receiver")
 
@@ -34,6 +35,16 @@ def decode_error_response(exc: DecodeError) -> tuple[int, bytes]:
     return 422, error_body("invalid_event", exc.reason, exc.path)
 
 
+class IngestListener(Protocol):
+    """Told of every stored event, after its commit and after the 2xx was sent.
+
+    Runs on the event loop inside the request: it must return at once (hand the work to a
+    queue or task of its own) and must not raise.
+    """
+
+    def ingested(self, incoming: Incoming, outcome: Outcome) -> None: ...
+
+
 class IngestApp:
     """Stores each posted event; ``clock`` returns epoch milliseconds (injectable)."""
 
@@ -44,11 +55,13 @@ class IngestApp:
         *,
         max_depth: int,
         clock: Callable[[], int],
+        listeners: Sequence[IngestListener] = (),
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.max_depth = max_depth
         self.clock = clock
+        self.listeners = tuple(listeners)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
@@ -90,3 +103,5 @@ class IngestApp:
             "late": outcome.late,
         }
         await send_json(send, 200, msgspec.json.encode(answer))
+        for listener in self.listeners:
+            listener.ingested(incoming, outcome)

@@ -37,6 +37,11 @@ def _query(name: str, kind: str = "string", description: str = "") -> dict[str, 
     return {"name": name, "in": "query", "schema": {"type": kind}, "description": description}
 
 
+def _enum(name: str, values: list[str], description: str) -> dict[str, Any]:
+    schema = {"type": "string", "enum": values}
+    return {"name": name, "in": "query", "schema": schema, "description": description}
+
+
 def _get(summary: str, params: list[dict[str, Any]], key: str | None = None) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "OK", "content": {"application/json": {}}}
     if key is not None:
@@ -64,6 +69,7 @@ def _get(summary: str, params: list[dict[str, Any]], key: str | None = None) -> 
 def openapi_document(webhook_path: str) -> bytes:
     """The OpenAPI document as JSON bytes."""
     filters = [
+        _query("q", description="search: substring of the call id, call fields or report"),
         _query("status", description="call status, e.g. finished"),
         _query("assistantId"),
         *_TIME_PARAMS,
@@ -127,8 +133,40 @@ def openapi_document(webhook_path: str) -> bytes:
                 "errors",
             ),
             "/api/unattributed": _get("Events without a call object", list(_PAGE_PARAMS), "events"),
+            "/api/alerts": _get(
+                "Monitor alerts (history in the database), newest firedAt first",
+                [
+                    _enum("state", ["open", "resolved"], "default: both"),
+                    _TIME_PARAMS[0],
+                    *_PAGE_PARAMS,
+                ],
+                "alerts",
+            ),
+            "/api/calls/{callId}/sentiment": _get(
+                "VADER compound score of each user message (trajectory) and their average",
+                [_CALL_ID],
+            ),
+            "/api/hangs/impact": _get(
+                "Each hang's recovery (waited ms), repetition and abandonment, newest first",
+                [_query("callId"), _TIME_PARAMS[0], *_PAGE_PARAMS],
+                "impacts",
+            ),
+            "/api/patterns": _get(
+                "Hangs or errors by provider, model, assistant, hour or length band: "
+                "calls, turns, incidents and rates, over [since, until)",
+                [
+                    _enum("kind", ["hang", "error"], "default: hang"),
+                    _enum(
+                        "dimension",
+                        ["provider", "model", "assistant", "hour", "length_band"],
+                        "default: provider",
+                    ),
+                    *_TIME_PARAMS,
+                ],
+            ),
             "/healthz": _get("Liveness and database check", []),
             "/metrics": _get("Prometheus metrics", []),
+            **_dashboard_paths(),
         },
         "components": {
             "schemas": {
@@ -150,6 +188,48 @@ def openapi_document(webhook_path: str) -> bytes:
         },
     }
     return msgspec.json.encode(document)
+
+
+def _dashboard_paths() -> dict[str, Any]:
+    """The dashboard's series API and live stream (see ``_dashboard.py``)."""
+    series = [
+        *_TIME_PARAMS,
+        _query("bucket", "integer", "bucket width in seconds (default: about 60 buckets)"),
+        _query("assistantId"),
+        _query("provider", description="assistantProvider of the call's assistant"),
+        _query("model", description="assistantModel of the call's assistant"),
+    ]
+    stage = {
+        "name": "stage",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["llm", "tts", "stt", "response"]},
+        "description": "llm: responseLatencyMs; tts: generationTimeMs; stt: relativeLatencyMs; "
+        "response: bot response time",
+    }
+    stream: dict[str, Any] = _get(
+        "Server-sent events: one JSON notice per stored event (call id, type, status, counts, "
+        'newest messages); a comment line as heartbeat; {"type": "reset"} after falling behind',
+        [_query("callId", description="only this call's events")],
+    )
+    stream["get"]["responses"]["200"] = {
+        "description": "text/event-stream",
+        "content": {"text/event-stream": {}},
+    }
+    return {
+        "/api/metrics/latency": _get(
+            "p50/p95/p99 per time bucket: {stage, bucketMs, points: [{start, count, p50, p95, "
+            "p99}]}",
+            [stage, *series],
+        ),
+        "/api/metrics/rates": _get(
+            "Per bucket of call start: calls, calls with a hang / an error, hangs, errors, "
+            "hangRate, errorRate",
+            series,
+        ),
+        "/api/metrics/filters": _get("Assistants, providers and models seen", []),
+        "/api/stream": stream,
+        "/api/stream/stats": _get("Live bus: open streams (subscribers) and notices published", []),
+    }
 
 
 DOCS_HTML = """<!doctype html>

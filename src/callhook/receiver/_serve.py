@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from types import FrameType
 
 import uvicorn
 
-from callhook.receiver._app import create_app
+from callhook.receiver._app import ReceiverApp, create_app
 from callhook.receiver._config import ReceiverConfig
 from callhook.store import upgrade
 
@@ -24,14 +25,31 @@ def serve(config: ReceiverConfig) -> None:
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     logger.info("receiver.serving %s:%s auth=%s", config.host, config.port, config.auth.value)
-    uvicorn.run(
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            loop=loop,
+            http=http,
+            lifespan="on",
+            access_log=False,
+            log_level=config.log_level,
+            timeout_graceful_shutdown=10,
+        ),
         app,
-        host=config.host,
-        port=config.port,
-        loop=loop,
-        http=http,
-        lifespan="on",
-        access_log=False,
-        log_level=config.log_level,
-        timeout_graceful_shutdown=10,
     )
+    server.run()
+
+
+class _Server(uvicorn.Server):
+    """Ends the dashboard's live streams as soon as shutdown starts, so open streams do not
+    hold the graceful shutdown for its whole timeout."""
+
+    def __init__(self, config: uvicorn.Config, app: ReceiverApp) -> None:
+        super().__init__(config)
+        self.receiver = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self.receiver.live.close_soon()

@@ -3,12 +3,24 @@
 SQLAlchemy 2 Core over SQLite (embedded default, WAL) or PostgreSQL (psycopg 3), same code.
 ``parse_event`` turns request bytes into an ``Incoming`` event; ``Store.ingest`` stores it
 (each message once per call, call state merged monotonically) and returns after the commit;
-the ``list_*`` / ``get_call`` query functions run through ``Store.read``.
+the ``list_*`` / ``get_call`` query functions run through ``Store.read``. The monitor's
+tables (alert history, hang impacts, sentiment) are written with ``Store.write`` and the
+``save_*`` functions, off the ingest path.
 """
 
 from callhook.store._engine import DEFAULT_URL, make_engine, normalize_url
 from callhook.store._merge import STATUS_RANK, CallState, merge
 from callhook.store._migrate import head_revision, upgrade
+from callhook.store._monitoring import (
+    alert_rows,
+    get_sentiment,
+    list_alerts,
+    list_hang_impacts,
+    pattern_inputs,
+    save_alerts,
+    save_hang_impacts,
+    save_sentiment,
+)
 from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming, parse_event
 from callhook.store._queries import (
     CallFilter,
@@ -24,11 +36,19 @@ from callhook.store._queries import (
 )
 from callhook.store._schema import metadata
 from callhook.store._store import Store
+from callhook.store._timeseries import (
+    LATENCY_STAGES,
+    SeriesFilter,
+    dimensions,
+    latency_series,
+    rate_series,
+)
 from callhook.store._writer import Outcome, Writer
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_URL",
+    "LATENCY_STAGES",
     "STATUS_RANK",
     "CallFilter",
     "CallState",
@@ -36,13 +56,20 @@ __all__ = [
     "InvalidCursor",
     "Outcome",
     "Page",
+    "SeriesFilter",
     "Store",
     "Writer",
+    "alert_rows",
+    "dimensions",
     "get_call",
+    "get_sentiment",
     "head_revision",
+    "latency_series",
+    "list_alerts",
     "list_calls",
     "list_errors",
     "list_events",
+    "list_hang_impacts",
     "list_hangs",
     "list_messages",
     "list_unattributed",
@@ -51,5 +78,10 @@ __all__ = [
     "metadata",
     "normalize_url",
     "parse_event",
+    "pattern_inputs",
+    "rate_series",
+    "save_alerts",
+    "save_hang_impacts",
+    "save_sentiment",
     "upgrade",
 ]

@@ -17,7 +17,7 @@ from typing import TypeVar
 import msgspec
 
 from callhook._exceptions import DecodeError
-from callhook.events import ErrorInfo, EventType, HangInfo, RawMessage, decode_lazy
+from callhook.events import ErrorInfo, EventType, HangInfo, LazyEvent, RawMessage, decode_lazy
 
 T = TypeVar("T")
 
@@ -74,6 +74,9 @@ class Incoming:
     hang_raw: bytes | None
     error: ErrorInfo | None
     error_raw: bytes | None
+    #: The validated envelope ``decode_lazy`` returned (messages raw), for listeners such
+    #: as the monitor, which decode from it only what they use.
+    lazy: LazyEvent | None = None
 
 
 def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_DEPTH) -> Incoming:
@@ -138,6 +141,7 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
         hang_raw=compact(lazy.hang) if lazy.hang is not None else None,
         error=error,
         error_raw=compact(lazy.error) if lazy.error is not None else None,
+        lazy=lazy,
     )
 
 

@@ -16,6 +16,7 @@ import msgspec
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from callhook.store._blob import unpack
+from callhook.store._listing import calls_with_text, listing_facts, redact_assistant
 from callhook.store._schema import (
     EVENT_NAMES,
     arrivals,
@@ -70,6 +71,9 @@ class CallFilter:
     error_type: str | None = None
     code: str | None = None
     provider: str | None = None
+    #: Case-insensitive substring of the call id, its call fields, its end-of-call report, or
+    #: (among the newest calls, see ``_search.py``) a message's text.
+    search: str | None = None
 
 
 def _raw(text: str | None) -> msgspec.Raw | None:
@@ -143,11 +147,28 @@ def list_calls(conn: Connection, where: CallFilter, cursor: str | None, limit: i
         query = query.where((calls.c.hang_count > 0) == where.has_hang)
     if where.has_error is not None:
         query = query.where((calls.c.error_count > 0) == where.has_error)
+    if where.search:
+        escaped = where.search.lower().replace("\\", "\\\\")
+        pattern = "%" + escaped.replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (
+                        calls.c.call_id,
+                        calls.c.fields,
+                        func.coalesce(calls.c.report, ""),
+                    )
+                ),
+                calls.c.pk.in_(sorted(calls_with_text(conn, where.search))),
+            )
+        )
     if cursor is not None:
         query = query.where(_after([first, calls.c.pk], decode_cursor(cursor, 2)))
     query = query.order_by(first.desc(), calls.c.pk.desc()).limit(limit + 1)
     rows = conn.execute(query).all()
-    items = [_call_summary(row) for row in rows]
+    facts = listing_facts(conn, list(rows))
+    items = [{**_call_summary(row), **extra} for row, extra in zip(rows, facts, strict=True)]
     key = [rows[limit - 1].sort_ts, rows[limit - 1].pk] if len(rows) > limit else None
     return _page(items, limit, key)
 
@@ -172,7 +193,7 @@ def get_call(conn: Connection, call_id: str) -> Json | None:
         **_call_summary(row),
         "call": _raw(row.fields),
         "statusHistory": [{"status": h.status, "timestamp": h.first_ts} for h in history],
-        "assistant": _raw(assistant),
+        "assistant": redact_assistant(assistant),
         "analysis": report.get("analysis"),
         "cost": report.get("cost"),
         "report": _raw(row.report),

@@ -37,7 +37,8 @@ class Store:
 
     ``migrate`` (default true) applies pending migrations on open. ``ingest`` stores one
     parsed event and returns what happened once it is committed; ``read`` runs a query
-    function on a pooled connection in a worker thread.
+    function on a pooled connection in a worker thread; ``write`` runs a change to a side
+    table (the monitor's) in a transaction of its own.
     """
 
     def __init__(
@@ -148,6 +149,26 @@ class Store:
         def run() -> T:
             with engine.connect() as connection:
                 return query(connection)
+
+        return await asyncio.get_running_loop().run_in_executor(self._read_pool, run)
+
+    async def write(self, change: Callable[[Connection], T]) -> T:
+        """Run ``change(connection)`` in a transaction of its own, in a reader thread.
+
+        For side tables written off the ingest path (the monitor's); on SQLite the
+        transaction takes the write lock first (``BEGIN IMMEDIATE``), as the writer's do.
+        """
+        engine = self.engine
+        assert self._read_pool is not None
+
+        def run() -> T:
+            with engine.connect() as connection:
+                connection.info["callhook_writer"] = True
+                try:
+                    with connection.begin():
+                        return change(connection)
+                finally:
+                    connection.info.pop("callhook_writer", None)
 
         return await asyncio.get_running_loop().run_in_executor(self._read_pool, run)
 

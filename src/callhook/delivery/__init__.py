@@ -1,0 +1,58 @@
+"""Delivery: events reach each assistant's server durably, signed, retried, in order per call.
+
+``Dispatcher`` is the engine's event sink; ``ServerConfig`` checks an ``assistantServer``;
+``RetryPolicy`` says when to try again; the outbox tables live on ``METADATA``.
+"""
+
+from callhook._exceptions import DeliveryConfigError, DeliveryError
+from callhook.delivery._admin import AttemptRecord, DeliveryRecord, list_attempts, list_deliveries
+from callhook.delivery._clock import Clock, SystemClock
+from callhook.delivery._config import DEFAULT_TIMEOUT_SECONDS, ServerConfig
+from callhook.delivery._dispatcher import Dispatcher
+from callhook.delivery._engine import DEFAULT_DB_URL, make_engine
+from callhook.delivery._payload import REDACTED, encode_body, safe_url
+from callhook.delivery._policy import (
+    DEFAULT_SCHEDULE,
+    Outcome,
+    RetryPolicy,
+    classify,
+    parse_retry_after,
+)
+from callhook.delivery._replay import open_outbox, replay
+from callhook.delivery._resolve import ServerResolver, servers_by_assistant
+from callhook.delivery._signing import ATTEMPT_HEADER, SECRET_HEADER, SEQUENCE_HEADER
+from callhook.delivery._tables import METADATA, create_outbox_tables, drop_outbox_tables
+
+__all__ = [
+    "ATTEMPT_HEADER",
+    "DEFAULT_DB_URL",
+    "DEFAULT_SCHEDULE",
+    "DEFAULT_TIMEOUT_SECONDS",
+    "METADATA",
+    "REDACTED",
+    "SECRET_HEADER",
+    "SEQUENCE_HEADER",
+    "AttemptRecord",
+    "Clock",
+    "DeliveryConfigError",
+    "DeliveryError",
+    "DeliveryRecord",
+    "Dispatcher",
+    "Outcome",
+    "RetryPolicy",
+    "ServerConfig",
+    "ServerResolver",
+    "SystemClock",
+    "classify",
+    "create_outbox_tables",
+    "drop_outbox_tables",
+    "encode_body",
+    "list_attempts",
+    "list_deliveries",
+    "make_engine",
+    "open_outbox",
+    "parse_retry_after",
+    "replay",
+    "safe_url",
+    "servers_by_assistant",
+]

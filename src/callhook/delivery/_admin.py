@@ -1,0 +1,164 @@
+"""The delivery log and dead letters: listing rows and attempts, requeueing for replay."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from callhook._exceptions import DeliveryError
+from callhook.delivery._outbox import DEAD, PENDING, repair_heads
+from callhook.delivery._tables import ATTEMPTS, ENDPOINTS, OUTBOX
+
+__all__ = ["AttemptRecord", "DeliveryRecord", "list_attempts", "list_deliveries", "requeue"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One outbox row: an event for one endpoint, and where its delivery stands."""
+
+    id: int
+    webhook_id: str
+    call_id: str
+    event_type: str
+    url: str
+    sequence: int
+    #: pending | delivered | dead
+    status: str
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    finished_at: float | None
+    last_status_code: int | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One HTTP attempt of a delivery."""
+
+    attempt: int
+    url: str
+    started_at: float
+    latency_ms: float
+    status_code: int | None
+    #: delivered | retry | give-up | disable
+    outcome: str
+    error: str | None
+
+
+_RECORD_COLUMNS = (
+    OUTBOX.c.id,
+    OUTBOX.c.webhook_id,
+    OUTBOX.c.call_id,
+    OUTBOX.c.event_type,
+    OUTBOX.c.url,
+    OUTBOX.c.sequence,
+    OUTBOX.c.status,
+    OUTBOX.c.attempts,
+    OUTBOX.c.created_at,
+    OUTBOX.c.next_attempt_at,
+    OUTBOX.c.finished_at,
+    OUTBOX.c.last_status_code,
+    OUTBOX.c.last_error,
+)
+
+
+def list_deliveries(
+    engine: sa.Engine,
+    *,
+    failed: bool = False,
+    call_id: str | None = None,
+    ids: Sequence[int] | None = None,
+    limit: int = 100,
+) -> list[DeliveryRecord]:
+    """Outbox rows, newest first; ``failed``: only dead letters (given up)."""
+    query = sa.select(*_RECORD_COLUMNS).order_by(OUTBOX.c.id.desc()).limit(limit)
+    if ids is not None:
+        query = query.where(OUTBOX.c.id.in_(list(ids)))
+    if failed:
+        query = query.where(OUTBOX.c.status == DEAD)
+    if call_id is not None:
+        query = query.where(OUTBOX.c.call_id == call_id)
+    with engine.connect() as conn:
+        return [DeliveryRecord(**row._asdict()) for row in conn.execute(query)]
+
+
+def list_attempts(engine: sa.Engine, delivery_id: int) -> list[AttemptRecord]:
+    """Every attempt of the outbox row ``delivery_id``, in order."""
+    query = (
+        sa.select(
+            ATTEMPTS.c.attempt,
+            ATTEMPTS.c.url,
+            ATTEMPTS.c.started_at,
+            ATTEMPTS.c.latency_ms,
+            ATTEMPTS.c.status_code,
+            ATTEMPTS.c.outcome,
+            ATTEMPTS.c.error,
+        )
+        .where(ATTEMPTS.c.outbox_id == delivery_id)
+        .order_by(ATTEMPTS.c.attempt, ATTEMPTS.c.id)
+    )
+    with engine.connect() as conn:
+        return [AttemptRecord(**row._asdict()) for row in conn.execute(query)]
+
+
+def requeue(
+    engine: sa.Engine,
+    *,
+    now: float,
+    ids: Sequence[int] = (),
+    call_id: str | None = None,
+    to_url: str | None = None,
+) -> list[int]:
+    """Make deliveries pending again with a fresh retry window; returns their ids.
+
+    ``ids``: those rows, whatever their state except pending (a delivered event can be sent
+    again; its ``webhook-id`` is unchanged, so receivers can deduplicate it). ``call_id``: the
+    call's dead letters. ``to_url`` sends them to another endpoint. The target endpoints are
+    re-enabled if a 410 had disabled them. Raises ``DeliveryError`` for unknown ids.
+    """
+    if not ids and call_id is None:
+        raise DeliveryError("Nothing to replay: give delivery ids or a call id.")
+    if to_url is not None and not to_url.startswith(("http://", "https://")):
+        raise DeliveryError("--to must be an http:// or https:// URL", url=to_url)
+    with engine.begin() as conn:
+        query = sa.select(OUTBOX.c.id, OUTBOX.c.url, OUTBOX.c.status)
+        if ids:
+            query = query.where(OUTBOX.c.id.in_(list(ids)))
+        if call_id is not None:
+            query = query.where(OUTBOX.c.call_id == call_id)
+            if not ids:
+                query = query.where(OUTBOX.c.status == DEAD)
+        rows = conn.execute(query.order_by(OUTBOX.c.id)).all()
+        missing = sorted(set(ids) - {row.id for row in rows})
+        if missing:
+            raise DeliveryError(
+                f"No delivery with id {', '.join(map(str, missing))}; "
+                "see `callhook deliveries list`",
+                call_id=call_id,
+            )
+        chosen = [row for row in rows if row.status != PENDING]
+        if not chosen:
+            return []
+        values: dict[str, object] = {
+            "status": PENDING,
+            "window_attempts": 0,
+            "window_start": now,
+            "next_attempt_at": now,
+            "finished_at": None,
+            "lease_until": None,
+            "lease_owner": None,
+        }
+        if to_url is not None:
+            values["url"] = to_url
+        chosen_ids = [row.id for row in chosen]
+        conn.execute(OUTBOX.update().where(OUTBOX.c.id.in_(chosen_ids)).values(**values))
+        calls = conn.execute(
+            sa.select(OUTBOX.c.call_id).where(OUTBOX.c.id.in_(chosen_ids)).distinct()
+        )
+        repair_heads(conn, [call for (call,) in calls])
+        urls = {to_url} if to_url is not None else {row.url for row in chosen}
+        conn.execute(ENDPOINTS.delete().where(ENDPOINTS.c.url.in_(sorted(urls))))
+    return chosen_ids

@@ -1,0 +1,86 @@
+"""Which ``assistantServer`` configuration an event is delivered with.
+
+First found: ``server=`` given to ``Dispatcher.deliver``; the ``servers`` resolver given to the
+``Dispatcher`` (``servers_by_assistant`` builds one from a table); the event's own
+``assistant.assistantServer``; the last configuration seen for the same call (events may carry
+a truncated assistant, ``{}`` or a few keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from callhook._exceptions import DeliveryConfigError
+from callhook.delivery._config import RawServer, ServerConfig
+from callhook.delivery._payload import REDACTED
+from callhook.events import Assistant, AssistantServer, Call, Event, EventType
+
+__all__ = ["ConfigResolver", "ServerInput", "ServerResolver", "servers_by_assistant"]
+
+#: Finds the delivery configuration of an event (``None``: do not deliver it).
+ServerResolver = Callable[[Event], ServerConfig | None]
+#: A configuration as given by a caller.
+ServerInput = ServerConfig | AssistantServer | RawServer
+
+
+def servers_by_assistant(
+    servers: Mapping[str, ServerInput],
+) -> ServerResolver:
+    """A ``Dispatcher(servers=...)`` resolver from a table of assistant id -> configuration.
+
+    Each configuration is checked now (``DeliveryConfigError`` names the offending key); an
+    event is matched by ``call.assistantId``, else ``assistant._id``. Use it when payloads
+    carry redacted or truncated ``assistantServer`` objects (the engine redacts by default).
+    """
+    table: dict[str, ServerConfig | None] = {}
+    for assistant_id, value in servers.items():
+        table[assistant_id] = (
+            value if isinstance(value, ServerConfig) else ServerConfig.parse(value)
+        )
+
+    def resolve(event: Event) -> ServerConfig | None:
+        call = event.call
+        key = call.assistant_id if isinstance(call, Call) else None
+        if not isinstance(key, str) and isinstance(event.assistant, Assistant):
+            key = event.assistant.id
+        return table.get(key) if isinstance(key, str) else None
+
+    return resolve
+
+
+class ConfigResolver:
+    """Resolves each event's configuration, remembering the last one of each call."""
+
+    def __init__(self, servers: ServerResolver | None) -> None:
+        self._servers = servers
+        self._by_call: dict[str, ServerConfig | None] = {}
+
+    def config_for(self, event: Event, server: ServerInput | None) -> ServerConfig | None:
+        """The configuration of ``event`` (``None``: not delivered)."""
+        if server is not None:
+            return server if isinstance(server, ServerConfig) else ServerConfig.parse(server)
+        if self._servers is not None:
+            return self._servers(event)
+        call_id = event.call_id or ""
+        assistant = event.assistant
+        wire = assistant.assistant_server if isinstance(assistant, Assistant) else None
+        if isinstance(wire, AssistantServer):
+            config = ServerConfig.parse(wire)
+            if config is not None:
+                _refuse_redacted(config)
+            self._by_call[call_id] = config
+        else:
+            config = self._by_call.get(call_id)
+        if event.type is EventType.END_OF_CALL_REPORT:
+            self._by_call.pop(call_id, None)
+        return config
+
+
+def _refuse_redacted(config: ServerConfig) -> None:
+    if config.secret == REDACTED or REDACTED in config.headers.values():
+        raise DeliveryConfigError(
+            "assistantServer.secret or its header values are redacted in this event; give the "
+            "Dispatcher the real configuration (servers=... or deliver(..., server=...))",
+            "assistantServer.secret",
+            url=config.url,
+        )

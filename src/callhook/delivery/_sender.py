@@ -1,0 +1,135 @@
+"""One HTTP attempt of one outbox row, and what it means for the row."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import httpx
+
+from callhook.delivery._clock import Clock
+from callhook.delivery._outbox import DEAD, DELIVERED, PENDING, AttemptResult, ClaimedRow
+from callhook.delivery._policy import Outcome, RetryPolicy, classify, parse_retry_after
+from callhook.delivery._signing import request_headers
+
+__all__ = ["attempt", "internal_failure"]
+
+_ERROR_LIMIT = 500
+
+
+async def attempt(
+    client: httpx.AsyncClient,
+    row: ClaimedRow,
+    policy: RetryPolicy,
+    clock: Clock,
+    rng: random.Random,
+) -> AttemptResult:
+    """POST ``row`` once and decide: delivered, retry later, or give up."""
+    config = row.config
+    started_at = clock.time()
+    headers = request_headers(
+        custom=config.headers,
+        secret=config.secret,
+        signing_secrets=config.signing_secrets,
+        webhook_id=row.webhook_id,
+        timestamp=int(started_at),
+        body=row.body,
+        sequence=row.sequence,
+        attempt=row.attempts + 1,
+    )
+    status: int | None = None
+    retry_after: float | None = None
+    retryable = True
+    error: str | None = None
+    t0 = time.perf_counter()
+    try:
+        response = await client.post(
+            row.url, content=row.body, headers=headers, timeout=config.timeout_seconds
+        )
+    except httpx.TimeoutException as exc:
+        error = f"timeout after {config.timeout_seconds:g} s ({type(exc).__name__})"
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        retryable = False
+        error = f"unusable URL: {exc}"
+    except httpx.TransportError as exc:
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    else:
+        status = response.status_code
+        if not 200 <= status < 300:
+            error = _describe(response)
+            retry_after = parse_retry_after(response.headers.get("retry-after"), started_at)
+    latency_ms = (time.perf_counter() - t0) * 1000.0
+    outcome = classify(status, retryable_error=retryable)
+    timing = (started_at, clock.time(), latency_ms)
+    return _result(row, outcome, status, error, retry_after, timing, policy, rng)
+
+
+def internal_failure(
+    row: ClaimedRow, exc: Exception, policy: RetryPolicy, clock: Clock, rng: random.Random
+) -> AttemptResult:
+    """The result of an attempt that crashed inside callhook: retried like a network error."""
+    now = clock.time()
+    error = f"internal error: {type(exc).__name__}: {exc}"
+    return _result(row, Outcome.RETRY, None, error, None, (now, now, 0.0), policy, rng)
+
+
+def _result(
+    row: ClaimedRow,
+    outcome: Outcome,
+    status: int | None,
+    error: str | None,
+    retry_after: float | None,
+    timing: tuple[float, float, float],
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> AttemptResult:
+    """``timing``: when the attempt started and ended (clock), and its latency in ms."""
+    started_at, ended_at, latency_ms = timing
+    next_attempt_at = ended_at
+    disable = False
+    if outcome is Outcome.DELIVERED:
+        new_status = DELIVERED
+    elif outcome is Outcome.RETRY:
+        allowed = policy.attempts_for(row.config.max_retries)
+        delay = policy.next_delay(
+            attempts_made=row.window_attempts + 1,
+            allowed=allowed,
+            elapsed=ended_at - row.window_start,
+            retry_after=retry_after,
+            rng=rng,
+        )
+        if delay is None:
+            new_status = DEAD
+            error = f"gave up after {row.window_attempts + 1} attempts: {error}"
+        else:
+            new_status = PENDING
+            next_attempt_at = ended_at + delay
+    else:
+        new_status = DEAD
+        disable = outcome is Outcome.DISABLE
+        if disable:
+            error = f"{error}; endpoint disabled until a replay re-enables it"
+    if error is not None and len(error) > _ERROR_LIMIT:
+        error = error[:_ERROR_LIMIT] + "..."
+    return AttemptResult(
+        row=row,
+        started_at=started_at,
+        latency_ms=latency_ms,
+        status_code=status,
+        outcome=outcome.value,
+        error=error,
+        new_status=new_status,
+        next_attempt_at=next_attempt_at,
+        disable_endpoint=disable,
+    )
+
+
+def _describe(response: httpx.Response) -> str:
+    text = f"HTTP {response.status_code}"
+    if response.reason_phrase:
+        text += f" {response.reason_phrase}"
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("location")
+        text += " (redirects are not followed"
+        text += f"; Location: {location})" if location else ")"
+    return text

@@ -1,0 +1,101 @@
+"""The dashboard: its static assets at ``/``, the live stream, and the metrics series API.
+
+The assets (``static/``: HTML, plain JavaScript modules, CSS; charts are SVG drawn by our own
+code) ship inside the package, need no build step and load nothing from the network.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from callhook.receiver._api import BadParameter, endpoint, json_response, time_param
+from callhook.receiver._live import LiveBus, LiveStream
+from callhook.store import (
+    LATENCY_STAGES,
+    SeriesFilter,
+    Store,
+    dimensions,
+    latency_series,
+    rate_series,
+)
+
+__all__ = ["STATIC_DIR", "dashboard_routes"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+#: Most buckets one series request may ask for.
+MAX_BUCKETS = 1000
+_DEFAULT_SPAN_MS = 3_600_000
+
+
+def _series_filter(request: Request, now_ms: int) -> SeriesFilter:
+    until = time_param(request, "until")
+    since = time_param(request, "since")
+    until = now_ms if until is None else until
+    since = until - _DEFAULT_SPAN_MS if since is None else since
+    if since >= until:
+        raise BadParameter("since", "since must be before until")
+    raw = request.query_params.get("bucket")
+    if raw is None:
+        bucket_ms = max(1000, -(-(until - since) // 60))  # about 60 points
+    elif raw.isdigit() and int(raw) > 0:
+        bucket_ms = int(raw) * 1000
+    else:
+        raise BadParameter("bucket", "bucket must be a positive number of seconds")
+    if (until - since) / bucket_ms > MAX_BUCKETS:
+        raise BadParameter("bucket", f"at most {MAX_BUCKETS} buckets per request; widen bucket")
+    q = request.query_params
+    return SeriesFilter(
+        since=since,
+        until=until,
+        bucket_ms=bucket_ms,
+        assistant_id=q.get("assistantId") or None,
+        provider=q.get("provider") or None,
+        model=q.get("model") or None,
+    )
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def dashboard_routes(store: Store, bus: LiveBus) -> list[BaseRoute]:
+    """``/`` (the page), ``/static``, ``/api/stream`` and ``/api/metrics/*``."""
+
+    async def latency(request: Request) -> Response:
+        stage = request.query_params.get("stage", "llm")
+        if stage not in LATENCY_STAGES:
+            raise BadParameter("stage", f"stage must be one of {', '.join(LATENCY_STAGES)}")
+        where = _series_filter(request, _now_ms())
+        return json_response(await store.read(lambda c: latency_series(c, stage, where)))
+
+    async def rates(request: Request) -> Response:
+        where = _series_filter(request, _now_ms())
+        return json_response(await store.read(lambda c: rate_series(c, where)))
+
+    async def filters(request: Request) -> Response:
+        return json_response(await store.read(dimensions))
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
+
+    async def live_stats(request: Request) -> Response:
+        body = {"subscribers": bus.subscribers, "published": bus.published}
+        return Response(msgspec.json.encode(body), media_type="application/json")
+
+    get = ["GET"]
+    return [
+        Route("/", index, methods=get),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Route("/api/stream", LiveStream(bus), methods=get),
+        Route("/api/stream/stats", live_stats, methods=get),
+        Route("/api/metrics/latency", endpoint(latency), methods=get),
+        Route("/api/metrics/rates", endpoint(rates), methods=get),
+        Route("/api/metrics/filters", endpoint(filters), methods=get),
+    ]

@@ -1,0 +1,134 @@
+"""The monitor in the receiver: the ingest listener that feeds it and its query API.
+
+``MonitorFeed`` is an ``IngestListener``: after each stored event's commit and 2xx it hands
+the ``LazyEvent`` that ``parse_event`` already built to ``Monitor.observe`` (a bounded queue,
+O(1); nothing is decoded in the request). Re-deliveries and events without a call are not
+fed. The routes read the monitor's tables and the receiver's own through the store, so they
+answer the same after a restart and from any receiver process on the same database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from callhook.monitor import Dimension, Monitor, MonitorClosedError, stored_patterns
+from callhook.receiver._api import (
+    BadParameter,
+    _error,
+    _limit,
+    _page,
+    endpoint,
+    json_response,
+    time_param,
+)
+from callhook.store import (
+    Incoming,
+    Outcome,
+    Store,
+    get_sentiment,
+    list_alerts,
+    list_hang_impacts,
+)
+
+__all__ = ["MonitorFeed", "monitor_routes"]
+
+
+_STATES = ("open", "resolved")
+_KINDS = ("hang", "error")
+
+
+class MonitorFeed:
+    """Feeds each newly stored event to ``monitor`` (set while the app's monitor runs)."""
+
+    def __init__(self, monitor: Monitor | None = None) -> None:
+        self.monitor = monitor
+
+    def ingested(self, incoming: Incoming, outcome: Outcome) -> None:
+        monitor = self.monitor
+        if monitor is None or incoming.lazy is None or outcome.outcome != "stored":
+            return
+        # The app may be shutting down: the monitor closed before this request ended.
+        with contextlib.suppress(MonitorClosedError):
+            monitor.observe(incoming.lazy, incoming.received_at)
+
+
+def _choice(request: Request, name: str, allowed: tuple[str, ...], default: str | None) -> str:
+    raw = request.query_params.get(name, default)
+    if raw is None or raw not in allowed:
+        raise BadParameter(name, f"{name} must be one of: {', '.join(allowed)}")
+    return raw
+
+
+def monitor_routes(store: Store) -> list[Route]:
+    """``/api/alerts``, ``/api/calls/{callId}/sentiment``, ``/api/hangs/impact`` and
+    ``/api/patterns``."""
+
+    async def alerts(request: Request) -> Response:
+        state = None
+        if "state" in request.query_params:
+            state = _choice(request, "state", _STATES, None)
+        since, cursor, limit = (
+            time_param(request, "since"),
+            request.query_params.get("cursor"),
+            _limit(request),
+        )
+        page = await store.read(
+            lambda c: list_alerts(c, since=since, state=state, cursor=cursor, limit=limit)
+        )
+        return _page(page, "alerts")
+
+    async def sentiment(request: Request) -> Response:
+        call_id = request.path_params["callId"]
+        found = await store.read(lambda c: get_sentiment(c, call_id))
+        if found is None:
+            message = f"No call {call_id!r} has been received"
+            return _error(404, "not_found", message, "path.callId")
+        return json_response(found)
+
+    async def impacts(request: Request) -> Response:
+        call_id = request.query_params.get("callId")
+        since, cursor, limit = (
+            time_param(request, "since"),
+            request.query_params.get("cursor"),
+            _limit(request),
+        )
+        page = await store.read(
+            lambda c: list_hang_impacts(c, call_id=call_id, since=since, cursor=cursor, limit=limit)
+        )
+        return _page(page, "impacts")
+
+    async def patterns(request: Request) -> Response:
+        kind = _choice(request, "kind", _KINDS, "hang")
+        dimension = _choice(request, "dimension", tuple(d.value for d in Dimension), "provider")
+        since, until = time_param(request, "since"), time_param(request, "until")
+        rows = await stored_patterns(store, dimension, since_ms=since, until_ms=until)
+        hang = kind == "hang"
+        return json_response(
+            {
+                "kind": kind,
+                "dimension": dimension,
+                "rows": [
+                    {
+                        "key": r.group,
+                        "calls": r.calls,
+                        "turns": r.turns,
+                        "incidents": r.hangs if hang else r.errors,
+                        "ratePerCall": r.hangs_per_call if hang else r.errors_per_call,
+                        "ratePerTurn": r.hangs_per_turn if hang else r.errors_per_turn,
+                    }
+                    for r in rows
+                ],
+            }
+        )
+
+    get = ["GET"]
+    return [
+        Route("/api/alerts", endpoint(alerts), methods=get),
+        Route("/api/calls/{callId}/sentiment", endpoint(sentiment), methods=get),
+        Route("/api/hangs/impact", endpoint(impacts), methods=get),
+        Route("/api/patterns", endpoint(patterns), methods=get),
+    ]
