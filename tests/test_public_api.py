@@ -283,6 +283,7 @@ def test_delivery_exports_are_sorted_and_exact() -> None:
         "DeliveryError",
         "DeliveryRecord",
         "Dispatcher",
+        "OutboxStats",
         "Outcome",
         "RetryPolicy",
         "ServerConfig",
@@ -296,6 +297,7 @@ def test_delivery_exports_are_sorted_and_exact() -> None:
         "list_deliveries",
         "make_engine",
         "open_outbox",
+        "outbox_stats",
         "parse_retry_after",
         "replay",
         "safe_url",
@@ -303,3 +305,18 @@ def test_delivery_exports_are_sorted_and_exact() -> None:
     ]
     for name in names:
         assert getattr(callhook.delivery, name) is not None
+
+
+def test_sim_exports_are_sorted_and_exact() -> None:
+    import callhook.sim
+
+    names = callhook.sim.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
+    assert set(names) == {
+        "DEFAULT_PROFILE", "SCENARIOS", "AssistantProfile", "CallDriver", "CallPlan",
+        "CallShape", "CountingSink", "Dialogue", "Latency", "LatencyProfile", "Profile",
+        "ProfileError", "Rates", "Scenario", "ScaledScheduler", "SimulationReport",
+        "SimulationResult", "TurnPlan", "build_assistant", "demo_profile", "load_profile",
+        "pick_dialogue", "plan_call", "plan_calls", "run_demo", "run_simulation",
+        "running_server", "simulate", "summary_table",
+    }  # fmt: skip

@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +23,9 @@ from callhook.delivery import (
     safe_url,
 )
 from callhook.events import EventType, decode, json_schema
+
+if TYPE_CHECKING:
+    from callhook.sim import SimulationResult
 
 app = typer.Typer(
     name="callhook",
@@ -271,6 +274,123 @@ def deliveries_replay(
     typer.echo(f"{delivered} of {len(records)} delivered")
     if delivered < len(records):
         raise typer.Exit(1)
+
+
+_PROFILE_HELP = "Simulation profile (TOML; see README). Default: the built-in one."
+
+
+@app.command()
+def simulate(
+    to: Annotated[str, typer.Option("--to", help="Webhook URL that receives the events.")],
+    calls: Annotated[int, typer.Option(min=1, help="How many calls to simulate.")] = 20,
+    concurrency: Annotated[int, typer.Option(min=1, help="Calls in progress at once.")] = 10,
+    rate: Annotated[
+        float | None, typer.Option(min=0.001, help="New calls per second (default: no limit).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same calls.")] = 0,
+    speed: Annotated[
+        float, typer.Option(min=0.001, help="Time compression: 60 plays a minute in a second.")
+    ] = 1.0,
+    profile: Annotated[Path | None, typer.Option(help=_PROFILE_HELP)] = None,
+    secret: Annotated[str, typer.Option(help="Sent as x-interactly-secret.")] = "",
+    outbox: Annotated[
+        str, typer.Option(help="Database URL of the delivery outbox.")
+    ] = "sqlite:///callhook-sim-outbox.sqlite3",
+) -> None:
+    """Simulate calls through real call sessions and durable delivery to --to."""
+    import asyncio
+    import time
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from callhook.sim import load_profile, summary_table
+    from callhook.sim import simulate as run
+
+    console = Console(stderr=True)
+    try:
+        chosen = load_profile(profile)
+    except CallhookError as exc:
+        typer.echo(f"ERROR {exc}", err=True)
+        raise typer.Exit(2) from None
+    started = time.perf_counter()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("calls", total=calls)
+        result = asyncio.run(
+            run(
+                to,
+                chosen,
+                calls=calls,
+                outbox_url=outbox,
+                concurrency=concurrency,
+                rate=rate,
+                seed=seed,
+                speed=speed,
+                secret=secret,
+                on_call_done=lambda plan: progress.advance(task),
+            )
+        )
+    Console().print(summary_table(result, time.perf_counter() - started))
+    if result.delivery.pending or result.delivery.dead:
+        typer.echo(
+            f"{result.delivery.pending} events still pending and {result.delivery.dead} given up; "
+            f"see: callhook deliveries list --db {outbox}",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    calls: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many calls (default: Ctrl-C).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Calls in progress at once.")] = 4,
+    speed: Annotated[float, typer.Option(min=0.001, help="Time compression.")] = 2.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same calls.")] = 0,
+    profile: Annotated[Path | None, typer.Option(help=_PROFILE_HELP)] = None,
+) -> None:
+    """Start callhook serve (embedded SQLite) and stream simulated calls into it."""
+    import asyncio
+
+    from callhook.sim import demo_profile, run_demo, running_server
+    from callhook.store import DEFAULT_URL
+
+    try:
+        chosen = demo_profile(profile)
+        with running_server(db or DEFAULT_URL, host, port) as base:
+            typer.echo(f"callhook demo: dashboard at {base}/  (API docs at {base}/docs)")
+            typer.echo("streaming simulated calls; press Ctrl-C to stop")
+            totals = {"calls": 0, "hangs": 0, "errors": 0}
+
+            def batch_done(result: SimulationResult) -> None:
+                totals["calls"] += result.report.calls
+                totals["hangs"] += result.report.hangs
+                totals["errors"] += result.report.errors
+                typer.echo(
+                    f"  {totals['calls']} calls so far: {totals['hangs']} hangs, "
+                    f"{totals['errors']} errors; {result.delivery.delivered} events delivered"
+                )
+
+            asyncio.run(
+                run_demo(
+                    base,
+                    chosen,
+                    calls=calls,
+                    concurrency=concurrency,
+                    speed=speed,
+                    seed=seed,
+                    on_batch=batch_done,
+                )
+            )
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    except CallhookError as exc:
+        typer.echo(f"ERROR {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

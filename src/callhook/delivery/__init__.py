@@ -5,7 +5,14 @@
 """
 
 from callhook._exceptions import DeliveryConfigError, DeliveryError
-from callhook.delivery._admin import AttemptRecord, DeliveryRecord, list_attempts, list_deliveries
+from callhook.delivery._admin import (
+    AttemptRecord,
+    DeliveryRecord,
+    OutboxStats,
+    list_attempts,
+    list_deliveries,
+    outbox_stats,
+)
 from callhook.delivery._clock import Clock, SystemClock
 from callhook.delivery._config import DEFAULT_TIMEOUT_SECONDS, ServerConfig
 from callhook.delivery._dispatcher import Dispatcher
@@ -38,6 +45,7 @@ __all__ = [
     "DeliveryError",
     "DeliveryRecord",
     "Dispatcher",
+    "OutboxStats",
     "Outcome",
     "RetryPolicy",
     "ServerConfig",
@@ -51,6 +59,7 @@ __all__ = [
     "list_deliveries",
     "make_engine",
     "open_outbox",
+    "outbox_stats",
     "parse_retry_after",
     "replay",
     "safe_url",

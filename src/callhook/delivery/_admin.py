@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from callhook._exceptions import DeliveryError
-from callhook.delivery._outbox import DEAD, PENDING, repair_heads
+from callhook.delivery._outbox import DEAD, DELIVERED, PENDING, repair_heads
 from callhook.delivery._tables import ATTEMPTS, ENDPOINTS, OUTBOX
 
 __all__ = ["AttemptRecord", "DeliveryRecord", "list_attempts", "list_deliveries", "requeue"]
@@ -162,3 +162,47 @@ def requeue(
         urls = {to_url} if to_url is not None else {row.url for row in chosen}
         conn.execute(ENDPOINTS.delete().where(ENDPOINTS.c.url.in_(sorted(urls))))
     return chosen_ids
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """Counts over the whole outbox: rows by state, and HTTP attempts."""
+
+    pending: int
+    delivered: int
+    dead: int
+    #: Every HTTP attempt made, and those that did not deliver (errors, non-2xx).
+    attempts: int
+    failed_attempts: int
+    #: Attempts beyond each row's first.
+    retries: int
+
+
+def outbox_stats(engine: sa.Engine) -> OutboxStats:
+    """How the outbox stands, in two aggregate queries."""
+    with engine.connect() as connection:
+        states = {
+            status: count
+            for status, count in connection.execute(
+                sa.select(OUTBOX.c.status, sa.func.count()).group_by(OUTBOX.c.status)
+            ).all()
+        }
+        retries = connection.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(OUTBOX.c.attempts - 1), 0)).where(
+                OUTBOX.c.attempts > 1
+            )
+        ).scalar_one()
+        attempts, failed = connection.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count().filter(ATTEMPTS.c.outcome != DELIVERED),
+            )
+        ).one()
+    return OutboxStats(
+        pending=states.get(PENDING, 0),
+        delivered=states.get(DELIVERED, 0),
+        dead=states.get(DEAD, 0),
+        attempts=attempts,
+        failed_attempts=failed,
+        retries=int(retries),
+    )

@@ -1,0 +1,56 @@
+"""Synthetic calls for demos, tests and load: profiles, planned calls, the simulation runner.
+
+Not imported by the rest of the library; ``callhook simulate`` and ``callhook demo`` use it.
+"""
+
+from callhook.sim._clock import ScaledScheduler
+from callhook.sim._corpus import SCENARIOS, Dialogue, Scenario, pick_dialogue
+from callhook.sim._demo import demo_profile, run_demo, running_server
+from callhook.sim._driver import CallDriver, build_assistant
+from callhook.sim._plan import CallPlan, TurnPlan, plan_call
+from callhook.sim._profile import (
+    DEFAULT_PROFILE,
+    AssistantProfile,
+    CallShape,
+    Latency,
+    LatencyProfile,
+    Profile,
+    ProfileError,
+    Rates,
+    load_profile,
+)
+from callhook.sim._runner import CountingSink, SimulationReport, plan_calls, run_simulation
+from callhook.sim._simulate import SimulationResult, simulate
+from callhook.sim._summary import summary_table
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "SCENARIOS",
+    "AssistantProfile",
+    "CallDriver",
+    "CallPlan",
+    "CallShape",
+    "CountingSink",
+    "Dialogue",
+    "Latency",
+    "LatencyProfile",
+    "Profile",
+    "ProfileError",
+    "Rates",
+    "ScaledScheduler",
+    "Scenario",
+    "SimulationReport",
+    "SimulationResult",
+    "TurnPlan",
+    "build_assistant",
+    "demo_profile",
+    "load_profile",
+    "pick_dialogue",
+    "plan_call",
+    "plan_calls",
+    "run_demo",
+    "run_simulation",
+    "running_server",
+    "simulate",
+    "summary_table",
+]
