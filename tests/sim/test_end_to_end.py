@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,15 +20,9 @@ from callhook import events
 from callhook.cli import app
 from callhook.delivery import RetryPolicy
 from callhook.engine import ListSink
-from callhook.sim import demo_profile, running_server, simulate
+from callhook.sim import demo_profile, simulate
 
 CALLS = 50
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _expected(sink: ListSink) -> dict[str, dict[str, Any]]:
@@ -83,14 +76,6 @@ async def _assert_stored_equals_emitted(base: str, sink: ListSink) -> Counter[st
             for key in ("callEndTriggerBy", "assistantCallDuration", "startAt", "endAt"):
                 assert got["detail"]["call"].get(key) == report["call"].get(key), (call_id, key)
     return kinds
-
-
-@pytest.fixture
-def receiver(tmp_path: Path) -> Any:
-    with running_server(
-        f"sqlite:///{tmp_path / 'receiver.sqlite3'}", "127.0.0.1", _free_port()
-    ) as base:
-        yield base
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,28 @@
+"""The README's emit example runs as written against a real receiver and delivers the call."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import REPO
+
+
+def _example(marker: str) -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return text.split(f"<!-- example: {marker} -->\n```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_emit_example_delivers_a_call(receiver: str, tmp_path: Path) -> None:
+    code = _example("emit").replace("http://127.0.0.1:8000", receiver)
+    script = tmp_path / "emit.py"
+    script.write_text(code, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLHOOK_")}
+    subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, check=True, timeout=120)
+    call = httpx.get(f"{receiver}/api/calls/WC-1").json()
+    assert (call["status"], call["messageCount"], call["hasReport"]) == ("finished", 3, True)
+    assert (tmp_path / "outbox.sqlite3").exists()
