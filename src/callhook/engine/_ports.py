@@ -99,6 +99,11 @@ class AsyncioScheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the timers run on."""
+        return self._loop
+
     def now_ms(self) -> float:
         return self._offset_ms + self._loop.time() * 1000.0
 
