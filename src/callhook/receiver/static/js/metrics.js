@@ -81,7 +81,7 @@ async function patternTable(dimension, title, q) {
     box.append(h("table", { class: "grid-table" },
       h("thead", {}, h("tr", {}, ["", "calls", "turns", "hangs", "per call", "per turn"].map((t) => h("th", {}, t)))),
       h("tbody", {}, rows.length ? rows.map((x) => h("tr", {},
-        h("td", {}, x.key ?? "—"), h("td", { class: "num" }, x.calls), h("td", { class: "num" }, x.turns), h("td", { class: "num" }, x.incidents),
+        h("td", {}, x.key ?? "—"), h("td", { class: "num" }, x.calls), h("td", { class: "num", title: "user turns (length bands: estimated)" }, Math.round(x.turns)), h("td", { class: "num" }, x.incidents),
         h("td", { class: "num" }, h("span", { class: "ratebar", style: `width:${((x.ratePerCall ?? 0) / worst) * 60}px` }), fmtPct(x.ratePerCall)),
         h("td", { class: "num" }, fmtPct(x.ratePerTurn)))) : h("tr", {}, h("td", { colspan: 6, class: "empty" }, "no calls in this range")))));
   } catch (error) {
