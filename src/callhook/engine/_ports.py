@@ -16,6 +16,7 @@ into its outbox) and sends from its own workers.
 from __future__ import annotations
 
 import asyncio
+import gc
 import heapq
 import itertools
 import logging
@@ -83,9 +84,20 @@ class AsyncioScheduler:
     ``now_ms()`` is the loop time shifted to the epoch once, at construction, so timers and
     timestamps share one time base. Create it inside the running loop, or pass ``loop``.
     Background jobs are named, tracked, and cancelled by ``aclose`` after a timeout.
+
+    ``gc_freeze_every_s``: for a process hosting thousands of live calls, call ``gc.freeze()``
+    that often (opt-in; it acts on the whole process). A full garbage collection of such a heap
+    stops the loop for hundreds of ms and makes timers late; frozen objects are skipped by the
+    collector, while reference counting still frees them (sessions form no cycles). ``aclose``
+    stops the ticks and unfreezes. See BENCHMARKS.md ("Engine") for the measured effect.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        gc_freeze_every_s: float | None = None,
+    ) -> None:
         if loop is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -98,6 +110,15 @@ class AsyncioScheduler:
         self._offset_ms = time.time() * 1000.0 - loop.time() * 1000.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._freezer: asyncio.TimerHandle | None = None
+        if gc_freeze_every_s is not None:
+            if gc_freeze_every_s <= 0:
+                raise EngineError(f"gc_freeze_every_s must be > 0, got {gc_freeze_every_s}")
+            self._freeze(gc_freeze_every_s)
+
+    def _freeze(self, every_s: float) -> None:
+        gc.freeze()
+        self._freezer = self._loop.call_later(every_s, self._freeze, every_s)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -131,6 +152,10 @@ class AsyncioScheduler:
     async def aclose(self, grace_s: float = 5.0) -> None:
         """Refuse new jobs, wait up to ``grace_s`` seconds for running ones, cancel the rest."""
         self._closed = True
+        if self._freezer is not None:
+            self._freezer.cancel()
+            self._freezer = None
+            gc.unfreeze()
         if not self._tasks:
             return
         _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
