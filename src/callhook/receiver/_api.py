@@ -28,7 +28,16 @@ from callhook.store import (
     list_unattributed,
 )
 
-__all__ = ["BadParameter", "api_routes", "endpoint", "json_response", "time_param"]
+__all__ = [
+    "BadParameter",
+    "api_routes",
+    "endpoint",
+    "error_response",
+    "json_response",
+    "limit_param",
+    "page_response",
+    "time_param",
+]
 
 _DEFAULT_LIMIT = 50
 _MAX_LIMIT = 500
@@ -46,15 +55,15 @@ def json_response(value: Any, status: int = 200) -> Response:  # Any: any JSON-r
     return Response(msgspec.json.encode(value), status, media_type="application/json")
 
 
-def _error(status: int, code: str, message: str, path: str | None = None) -> Response:
+def error_response(status: int, code: str, message: str, path: str | None = None) -> Response:
     return Response(error_body(code, message, path), status, media_type="application/json")
 
 
-def _page(page: Page, key: str) -> Response:
+def page_response(page: Page, key: str) -> Response:
     return json_response({key: page.items, "nextCursor": page.next_cursor})
 
 
-def _limit(request: Request) -> int:
+def limit_param(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return _DEFAULT_LIMIT
@@ -113,9 +122,9 @@ def endpoint(
             response: Response = await handler(request)
             return response
         except BadParameter as exc:
-            return _error(400, "invalid_parameter", exc.message, f"query.{exc.name}")
+            return error_response(400, "invalid_parameter", exc.message, f"query.{exc.name}")
         except InvalidCursor as exc:
-            return _error(400, "invalid_cursor", str(exc), "query.cursor")
+            return error_response(400, "invalid_cursor", str(exc), "query.cursor")
 
     return run
 
@@ -124,8 +133,14 @@ def api_routes(store: Store, metrics: ReceiverMetrics) -> list[Route]:
     """The routes of the query API, ``/healthz`` and ``/metrics``."""
 
     async def calls(request: Request) -> Response:
-        where, cursor, limit = _filter(request), request.query_params.get("cursor"), _limit(request)
-        return _page(await store.read(lambda c: list_calls(c, where, cursor, limit)), "calls")
+        where, cursor, limit = (
+            _filter(request),
+            request.query_params.get("cursor"),
+            limit_param(request),
+        )
+        return page_response(
+            await store.read(lambda c: list_calls(c, where, cursor, limit)), "calls"
+        )
 
     async def call(request: Request) -> Response:
         call_id = request.path_params["callId"]
@@ -137,30 +152,42 @@ def api_routes(store: Store, metrics: ReceiverMetrics) -> list[Route]:
     ) -> Callable[[Request], Any]:  # Any: an async endpoint
         async def handler(request: Request) -> Response:
             call_id = request.path_params["callId"]
-            cursor, limit = request.query_params.get("cursor"), _limit(request)
+            cursor, limit = request.query_params.get("cursor"), limit_param(request)
             page = await store.read(lambda c: query(c, call_id, cursor, limit))
-            return _page(page, key) if page is not None else _not_found(call_id)
+            return page_response(page, key) if page is not None else _not_found(call_id)
 
         return handler
 
     async def hangs(request: Request) -> Response:
-        where, cursor, limit = _filter(request), request.query_params.get("cursor"), _limit(request)
-        return _page(await store.read(lambda c: list_hangs(c, where, cursor, limit)), "hangs")
+        where, cursor, limit = (
+            _filter(request),
+            request.query_params.get("cursor"),
+            limit_param(request),
+        )
+        return page_response(
+            await store.read(lambda c: list_hangs(c, where, cursor, limit)), "hangs"
+        )
 
     async def errors(request: Request) -> Response:
-        where, cursor, limit = _filter(request), request.query_params.get("cursor"), _limit(request)
-        return _page(await store.read(lambda c: list_errors(c, where, cursor, limit)), "errors")
+        where, cursor, limit = (
+            _filter(request),
+            request.query_params.get("cursor"),
+            limit_param(request),
+        )
+        return page_response(
+            await store.read(lambda c: list_errors(c, where, cursor, limit)), "errors"
+        )
 
     async def unattributed(request: Request) -> Response:
-        cursor, limit = request.query_params.get("cursor"), _limit(request)
+        cursor, limit = request.query_params.get("cursor"), limit_param(request)
         page = await store.read(lambda c: list_unattributed(c, cursor, limit))
-        return _page(page, "events")
+        return page_response(page, "events")
 
     async def healthz(request: Request) -> Response:
         try:
             await store.read(lambda c: c.execute(text("SELECT 1")).scalar())
         except Exception as exc:  # any database failure means "not healthy", reported as such
-            return _error(503, "unhealthy", f"database check failed: {type(exc).__name__}")
+            return error_response(503, "unhealthy", f"database check failed: {type(exc).__name__}")
         return json_response({"status": "ok", "database": store.dialect})
 
     async def prometheus(request: Request) -> Response:
@@ -185,4 +212,4 @@ def api_routes(store: Store, metrics: ReceiverMetrics) -> list[Route]:
 
 
 def _not_found(call_id: str) -> Response:
-    return _error(404, "not_found", f"No call {call_id!r} has been received", "path.callId")
+    return error_response(404, "not_found", f"No call {call_id!r} has been received", "path.callId")

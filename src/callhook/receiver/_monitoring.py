@@ -18,11 +18,11 @@ from starlette.routing import Route
 from callhook.monitor import Dimension, Monitor, MonitorClosedError, stored_patterns
 from callhook.receiver._api import (
     BadParameter,
-    _error,
-    _limit,
-    _page,
     endpoint,
+    error_response,
     json_response,
+    limit_param,
+    page_response,
     time_param,
 )
 from callhook.store import (
@@ -74,19 +74,19 @@ def monitor_routes(store: Store) -> list[Route]:
         since, cursor, limit = (
             time_param(request, "since"),
             request.query_params.get("cursor"),
-            _limit(request),
+            limit_param(request),
         )
         page = await store.read(
             lambda c: list_alerts(c, since=since, state=state, cursor=cursor, limit=limit)
         )
-        return _page(page, "alerts")
+        return page_response(page, "alerts")
 
     async def sentiment(request: Request) -> Response:
         call_id = request.path_params["callId"]
         found = await store.read(lambda c: get_sentiment(c, call_id))
         if found is None:
             message = f"No call {call_id!r} has been received"
-            return _error(404, "not_found", message, "path.callId")
+            return error_response(404, "not_found", message, "path.callId")
         return json_response(found)
 
     async def impacts(request: Request) -> Response:
@@ -94,12 +94,12 @@ def monitor_routes(store: Store) -> list[Route]:
         since, cursor, limit = (
             time_param(request, "since"),
             request.query_params.get("cursor"),
-            _limit(request),
+            limit_param(request),
         )
         page = await store.read(
             lambda c: list_hang_impacts(c, call_id=call_id, since=since, cursor=cursor, limit=limit)
         )
-        return _page(page, "impacts")
+        return page_response(page, "impacts")
 
     async def patterns(request: Request) -> Response:
         kind = _choice(request, "kind", _KINDS, "hang")
