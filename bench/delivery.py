@@ -32,8 +32,9 @@ from pathlib import Path
 import httpx
 
 from callhook import events
-from callhook.delivery import Dispatcher, list_deliveries, make_engine
+from callhook.delivery import Dispatcher, list_deliveries
 from callhook.events import encode
+from callhook.store import make_engine
 
 HERE = Path(__file__).parent
 

@@ -89,6 +89,8 @@ def test_events_exports_are_sorted_and_exact() -> None:
     assert names == sorted(names, key=lambda n: (not n.isupper(), n.islower(), n))
     assert set(names) == {
         "EVENT_CLASSES",
+        "REDACTED",
+        "SECRET_KEYS",
         "UNSET",
         "Analysis",
         "AnalysisTask",
@@ -154,6 +156,7 @@ def test_events_exports_are_sorted_and_exact() -> None:
         "encode",
         "json_schema",
         "parse_message_id",
+        "redact_server",
         "unknown_keys",
         "user_message_id",
         "welcome_message_id",
@@ -270,7 +273,6 @@ def test_delivery_exports_are_sorted_and_exact() -> None:
     assert names == sorted(names, key=lambda n: (not n.isupper(), n.islower(), n))
     assert names == [
         "ATTEMPT_HEADER",
-        "DEFAULT_DB_URL",
         "DEFAULT_SCHEDULE",
         "DEFAULT_TIMEOUT_SECONDS",
         "METADATA",
@@ -295,7 +297,6 @@ def test_delivery_exports_are_sorted_and_exact() -> None:
         "encode_body",
         "list_attempts",
         "list_deliveries",
-        "make_engine",
         "open_outbox",
         "outbox_stats",
         "parse_retry_after",

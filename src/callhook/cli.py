@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from callhook import __version__
-from callhook._exceptions import CallhookError, DecodeError, DeliveryError
+from callhook._exceptions import CallhookError, DecodeError
 from callhook.delivery import (
-    DEFAULT_DB_URL,
     DeliveryRecord,
     list_attempts,
     list_deliveries,
@@ -23,6 +22,7 @@ from callhook.delivery import (
     safe_url,
 )
 from callhook.events import EventType, decode, json_schema
+from callhook.store import DEFAULT_URL
 
 if TYPE_CHECKING:
     from callhook.sim import SimulationResult
@@ -186,13 +186,13 @@ def deliveries_list(
     ] = False,
     call: Annotated[str | None, typer.Option("--call", help="Only this call id.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
-    db: Annotated[str, _DB] = DEFAULT_DB_URL,
+    db: Annotated[str, _DB] = DEFAULT_URL,
 ) -> None:
     """List deliveries, newest first: status, attempts, last HTTP status and error."""
     try:
         engine = open_outbox(db)
         records = list_deliveries(engine, failed=failed, call_id=call, limit=limit)
-    except DeliveryError as exc:
+    except CallhookError as exc:
         typer.echo(f"ERROR {exc}", err=True)
         raise typer.Exit(1) from None
     engine.dispose()
@@ -207,14 +207,14 @@ def deliveries_list(
 @deliveries.command("show")
 def deliveries_show(
     delivery_id: Annotated[int, typer.Argument(metavar="ID", help="Delivery id (see list).")],
-    db: Annotated[str, _DB] = DEFAULT_DB_URL,
+    db: Annotated[str, _DB] = DEFAULT_URL,
 ) -> None:
     """Show one delivery and every attempt: time, HTTP status, latency, outcome, error."""
     try:
         engine = open_outbox(db)
         records = list_deliveries(engine, ids=[delivery_id], limit=1)
         attempts = list_attempts(engine, delivery_id)
-    except DeliveryError as exc:
+    except CallhookError as exc:
         typer.echo(f"ERROR {exc}", err=True)
         raise typer.Exit(1) from None
     engine.dispose()
@@ -248,7 +248,7 @@ def deliveries_replay(
     wait: Annotated[
         float, typer.Option("--wait", help="Seconds to keep sending from this process.")
     ] = 30.0,
-    db: Annotated[str, _DB] = DEFAULT_DB_URL,
+    db: Annotated[str, _DB] = DEFAULT_URL,
 ) -> None:
     """Send deliveries again (with a fresh retry window) after the endpoint is fixed.
 
@@ -260,7 +260,7 @@ def deliveries_replay(
     try:
         engine = open_outbox(db)
         records = asyncio.run(replay(engine, ids or (), call_id=call, to=to, wait=wait))
-    except DeliveryError as exc:
+    except CallhookError as exc:
         typer.echo(f"ERROR {exc}", err=True)
         raise typer.Exit(1) from None
     engine.dispose()
@@ -357,7 +357,6 @@ def demo(
     import asyncio
 
     from callhook.sim import demo_profile, run_demo, running_server
-    from callhook.store import DEFAULT_URL
 
     try:
         chosen = demo_profile(profile)

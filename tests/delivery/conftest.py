@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from callhook import events
-from callhook.delivery import Dispatcher, RetryPolicy, create_outbox_tables, make_engine
+from callhook.delivery import Dispatcher, RetryPolicy, create_outbox_tables
+from callhook.store import make_engine
 from tests.databases import database_url
 
 URL = "http://hooks.example/callhook"

@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from callhook.cli import app
-from callhook.delivery import list_deliveries, make_engine
+from callhook.delivery import list_deliveries
+from callhook.store import make_engine
 
 from .conftest import dispatcher, envelope, server
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from callhook.delivery import list_deliveries, make_engine
+from callhook.delivery import list_deliveries
+from callhook.store import make_engine
 
 HERE = Path(__file__).parent
 DEADLINE = 60.0

@@ -12,7 +12,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callhook.delivery import list_deliveries, make_engine
+from callhook.delivery import list_deliveries
+from callhook.store import make_engine
 
 from .conftest import FakeClock, dispatcher, envelope
 

@@ -162,6 +162,7 @@ async def test_echoed_delivery_secrets_never_reach_the_api(client: httpx.AsyncCl
         "url": "https://example.test/events",
         "secret": "s3cret",
         "headers": {"Authorization": "Bearer 69a0087e"},
+        "signingSecret": ["whsec_old0ldold", "whsec_new1newnew"],
         "messages": ["hang"],
     }
     assistant = {
@@ -180,9 +181,10 @@ async def test_echoed_delivery_secrets_never_reach_the_api(client: httpx.AsyncCl
     }
     await _ingest(client, [json.dumps(body).encode()])
     detail = (await client.get("/api/calls/c-s")).text
-    assert "s3cret" not in detail and "69a0087e" not in detail
+    assert "s3cret" not in detail and "69a0087e" not in detail and "whsec_" not in detail
     shown = json.loads(detail)["assistant"]
-    assert shown["assistantServer"]["headers"] == {"Authorization": "[redacted]"}
-    assert shown["assistantServer"]["secret"] == "[redacted]"
+    assert shown["assistantServer"]["headers"] == {"Authorization": "[REDACTED]"}
+    assert shown["assistantServer"]["secret"] == "[REDACTED]"
+    assert shown["assistantServer"]["signingSecret"] == ["[REDACTED]", "[REDACTED]"]
     assert shown["assistantServer"]["url"] == server["url"]
     assert shown["assistantTemperature"] == 0.2 and shown["name"] == "Ava"

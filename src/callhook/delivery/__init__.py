@@ -16,7 +16,6 @@ from callhook.delivery._admin import (
 from callhook.delivery._clock import Clock, SystemClock
 from callhook.delivery._config import DEFAULT_TIMEOUT_SECONDS, ServerConfig
 from callhook.delivery._dispatcher import Dispatcher
-from callhook.delivery._engine import DEFAULT_DB_URL, make_engine
 from callhook.delivery._payload import REDACTED, encode_body, safe_url
 from callhook.delivery._policy import (
     DEFAULT_SCHEDULE,
@@ -32,7 +31,6 @@ from callhook.delivery._tables import METADATA, create_outbox_tables, drop_outbo
 
 __all__ = [
     "ATTEMPT_HEADER",
-    "DEFAULT_DB_URL",
     "DEFAULT_SCHEDULE",
     "DEFAULT_TIMEOUT_SECONDS",
     "METADATA",
@@ -57,7 +55,6 @@ __all__ = [
     "encode_body",
     "list_attempts",
     "list_deliveries",
-    "make_engine",
     "open_outbox",
     "outbox_stats",
     "parse_retry_after",

@@ -28,7 +28,6 @@ import sqlalchemy as sa
 from callhook._exceptions import DeliveryError
 from callhook.delivery._admin import requeue
 from callhook.delivery._clock import Clock, SystemClock
-from callhook.delivery._engine import DEFAULT_DB_URL, make_engine
 from callhook.delivery._outbox import AttemptResult, ClaimedRow, NewRow, Outbox
 from callhook.delivery._payload import encode_body, safe_url
 from callhook.delivery._policy import RetryPolicy
@@ -36,6 +35,7 @@ from callhook.delivery._resolve import ConfigResolver, ServerInput, ServerResolv
 from callhook.delivery._sender import attempt, internal_failure
 from callhook.delivery._tables import create_outbox_tables
 from callhook.events import Envelope, Event
+from callhook.store import DEFAULT_URL, make_engine
 
 __all__ = ["Dispatcher"]
 
@@ -74,7 +74,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        db: str | sa.Engine = DEFAULT_DB_URL,
+        db: str | sa.Engine = DEFAULT_URL,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         policy: RetryPolicy | None = None,

@@ -7,14 +7,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
-from callhook.events import Assistant, AssistantServer, Envelope, Event, encode
+from callhook.events import (
+    REDACTED,
+    SECRET_KEYS,
+    Assistant,
+    AssistantServer,
+    Envelope,
+    Event,
+    encode,
+    redact_server,
+)
 
 __all__ = ["REDACTED", "SECRET_KEYS", "encode_body", "safe_url"]
-
-#: What replaces a secret in a payload (the engine's marker too).
-REDACTED = "[REDACTED]"
-#: ``assistantServer`` keys whose values are secrets (header values are secrets too).
-SECRET_KEYS = ("secret", "signingSecret")
 
 
 def encode_body(envelope: Envelope[Event], *, redact: bool = True) -> bytes:
@@ -24,15 +28,7 @@ def encode_body(envelope: Envelope[Event], *, redact: bool = True) -> bytes:
     if not redact or not _has_secrets(envelope.message):
         return body
     tree: dict[str, Any] = msgspec.json.decode(body)  # Any: arbitrary JSON
-    server = tree["message"]["assistant"]["assistantServer"]
-    for key in SECRET_KEYS:
-        value = server.get(key)
-        if isinstance(value, list):
-            server[key] = [REDACTED] * len(value)
-        elif value:
-            server[key] = REDACTED
-    if isinstance(server.get("headers"), dict):
-        server["headers"] = dict.fromkeys(server["headers"], REDACTED)
+    redact_server(tree["message"]["assistant"]["assistantServer"])
     return msgspec.json.encode(tree)
 
 

@@ -11,11 +11,11 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from callhook._exceptions import DeliveryError
+from callhook._exceptions import DeliveryError, StorageError
 from callhook.delivery._admin import DeliveryRecord, list_deliveries
 from callhook.delivery._dispatcher import Dispatcher
-from callhook.delivery._engine import make_engine, safe_db_url
 from callhook.delivery._tables import create_outbox_tables
+from callhook.store import make_engine
 
 __all__ = ["open_outbox", "replay"]
 
@@ -38,8 +38,9 @@ def open_outbox(url: str) -> sa.Engine:
     engine = make_engine(url)
     try:
         create_outbox_tables(engine)
-    except sa.exc.SQLAlchemyError as exc:
-        raise DeliveryError(f"Cannot open the outbox in {safe_db_url(url)}: {exc}") from None
+    except (StorageError, sa.exc.SQLAlchemyError) as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise DeliveryError(f"Cannot open the outbox in {where}: {exc}") from None
     return engine
 
 

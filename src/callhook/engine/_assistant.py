@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from callhook.events import (
+    REDACTED,
     UNSET,
     Assistant,
     AssistantServer,
@@ -28,7 +29,6 @@ __all__ = ["REDACTED", "AssistantViews", "redact", "render_variables"]
 
 
 #: What replaces a secret value in emitted payloads.
-REDACTED = "[REDACTED]"
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\- ]+?)\s*\}\}")
 

@@ -77,10 +77,13 @@ from callhook.events._metrics import (
     TimelineMetrics,
     TtsMetrics,
 )
+from callhook.events._redact import REDACTED, SECRET_KEYS, redact_server
 from callhook.events._schema import EVENT_CLASSES, json_schema
 
 __all__ = [
     "EVENT_CLASSES",
+    "REDACTED",
+    "SECRET_KEYS",
     "UNSET",
     "Analysis",
     "AnalysisTask",
@@ -146,6 +149,7 @@ __all__ = [
     "encode",
     "json_schema",
     "parse_message_id",
+    "redact_server",
     "unknown_keys",
     "user_message_id",
     "welcome_message_id",

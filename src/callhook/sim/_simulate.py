@@ -13,7 +13,6 @@ from callhook.delivery import (
     Dispatcher,
     OutboxStats,
     RetryPolicy,
-    make_engine,
     outbox_stats,
     servers_by_assistant,
 )
@@ -23,6 +22,7 @@ from callhook.sim._driver import build_assistant
 from callhook.sim._plan import CallPlan
 from callhook.sim._profile import Profile
 from callhook.sim._runner import SimulationReport, run_simulation
+from callhook.store import make_engine
 
 __all__ = ["SimulationResult", "simulate"]
 

@@ -21,10 +21,11 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, func, select
 
+from callhook.events import redact_server
 from callhook.store._blob import unpack
 from callhook.store._schema import assistants, calls, messages
 
-__all__ = ["REDACTED", "SEARCH_SCAN_CALLS", "calls_with_text", "listing_facts", "redact_assistant"]
+__all__ = ["SEARCH_SCAN_CALLS", "calls_with_text", "listing_facts", "redact_assistant"]
 
 Json = dict[str, Any]  # Any: JSON values
 
@@ -124,13 +125,12 @@ def listing_facts(conn: Connection, rows: list[Any]) -> list[Json]:  # Any: call
     return items
 
 
-REDACTED = "[redacted]"
 _OBJECT = msgspec.json.Decoder(dict[str, Any])
 
 
 def redact_assistant(text: str | None) -> msgspec.Raw | None:
-    """The stored assistant JSON with ``assistantServer.secret`` and the values of
-    ``assistantServer.headers`` replaced by ``REDACTED`` (untouched when there are none)."""
+    """The stored assistant JSON with the secrets of ``assistantServer`` replaced by
+    ``REDACTED`` (``callhook.events.redact_server``; untouched when there are none)."""
     if text is None:
         return None
     if '"assistantServer"' not in text:
@@ -141,9 +141,5 @@ def redact_assistant(text: str | None) -> msgspec.Raw | None:
         return msgspec.Raw(text.encode())
     server = assistant.get("assistantServer")
     if isinstance(server, dict):
-        if server.get("secret"):
-            server["secret"] = REDACTED
-        headers = server.get("headers")
-        if isinstance(headers, dict):
-            server["headers"] = dict.fromkeys(headers, REDACTED)
+        redact_server(server)
     return msgspec.Raw(msgspec.json.encode(assistant))
