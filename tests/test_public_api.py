@@ -61,6 +61,7 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "save_hang_impacts",
         "save_sentiment",
         "upgrade",
+        "write_transaction",
     ]
     for name in names:
         assert getattr(callhook.store, name) is not None

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from callhook._exceptions import DeliveryError
 from callhook.delivery._outbox import DEAD, DELIVERED, PENDING, repair_heads
 from callhook.delivery._tables import ATTEMPTS, ENDPOINTS, OUTBOX
+from callhook.store import write_transaction
 
 __all__ = ["AttemptRecord", "DeliveryRecord", "list_attempts", "list_deliveries", "requeue"]
 
@@ -123,7 +124,7 @@ def requeue(
         raise DeliveryError("Nothing to replay: give delivery ids or a call id.")
     if to_url is not None and not to_url.startswith(("http://", "https://")):
         raise DeliveryError("--to must be an http:// or https:// URL", url=to_url)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         query = sa.select(OUTBOX.c.id, OUTBOX.c.url, OUTBOX.c.status)
         if ids:
             query = query.where(OUTBOX.c.id.in_(list(ids)))

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from callhook.delivery._config import ServerConfig
 from callhook.delivery._tables import ATTEMPTS, ENDPOINTS, OUTBOX
+from callhook.store import write_transaction
 
 __all__ = ["AttemptResult", "ClaimedRow", "NewRow", "Outbox", "repair_heads"]
 
@@ -159,7 +160,7 @@ class Outbox:
 
     def insert(self, rows: list[NewRow], now: float) -> None:
         """Store a batch of accepted events, numbering them per (call, URL), in one commit."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             keys = {(r.call_id, r.url) for r in rows}
             self._load_sequences(conn, keys)
             busy = self._pending_keys(conn, keys)
@@ -249,7 +250,7 @@ class Outbox:
         Two statements: pick candidates by index (ids, URLs and configurations only), then
         lease the chosen ones and read them back with ``RETURNING``.
         """
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             self._kill_disabled(conn, now)
             query = (
                 sa.select(OUTBOX.c.id, OUTBOX.c.url, OUTBOX.c.config)
@@ -354,7 +355,7 @@ class Outbox:
         id_list = list(ids)
         if not id_list:
             return
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 OUTBOX.update()
                 .where(OUTBOX.c.id.in_(id_list), OUTBOX.c.lease_owner == owner)
@@ -365,7 +366,7 @@ class Outbox:
 
     def record(self, results: list[AttemptResult], now: float) -> None:
         """Store a batch of attempts and the new state of their rows, in one commit."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 ATTEMPTS.insert(),
                 [
@@ -422,7 +423,7 @@ class Outbox:
     def repair_heads(self, call_ids: Iterable[str] | None = None) -> int:
         """Recompute ``is_head`` of pending rows from its definition (of ``call_ids`` only,
         when given); returns how many rows changed. Scans the pending rows concerned."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             return repair_heads(conn, call_ids)
 
 

@@ -8,7 +8,7 @@ tables (alert history, hang impacts, sentiment) are written with ``Store.write``
 ``save_*`` functions, off the ingest path.
 """
 
-from callhook.store._engine import DEFAULT_URL, make_engine, normalize_url
+from callhook.store._engine import DEFAULT_URL, make_engine, normalize_url, write_transaction
 from callhook.store._merge import STATUS_RANK, CallState, merge
 from callhook.store._migrate import head_revision, upgrade
 from callhook.store._monitoring import (
@@ -84,4 +84,5 @@ __all__ = [
     "save_hang_impacts",
     "save_sentiment",
     "upgrade",
+    "write_transaction",
 ]

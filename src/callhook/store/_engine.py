@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from callhook._exceptions import StorageError
 
-__all__ = ["DEFAULT_URL", "make_engine", "normalize_url"]
+__all__ = ["DEFAULT_URL", "make_engine", "normalize_url", "write_transaction"]
 
 logger = logging.getLogger("callhook.store")
 
@@ -60,6 +62,20 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write. On SQLite it takes the write lock first (``BEGIN
+    IMMEDIATE``), so that concurrent writers wait for each other (``busy_timeout``) instead
+    of one failing, or retrying forever, on a read-to-write lock upgrade."""
+    with engine.connect() as connection:
+        connection.info["callhook_writer"] = True
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            connection.info.pop("callhook_writer", None)
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -19,7 +19,7 @@ from typing import Self, TypeVar
 from sqlalchemy import Connection, Engine
 
 from callhook._exceptions import StorageError
-from callhook.store._engine import DEFAULT_URL, make_engine
+from callhook.store._engine import DEFAULT_URL, make_engine, write_transaction
 from callhook.store._migrate import upgrade
 from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming
 from callhook.store._writer import Outcome, Writer
@@ -162,13 +162,8 @@ class Store:
         assert self._read_pool is not None
 
         def run() -> T:
-            with engine.connect() as connection:
-                connection.info["callhook_writer"] = True
-                try:
-                    with connection.begin():
-                        return change(connection)
-                finally:
-                    connection.info.pop("callhook_writer", None)
+            with write_transaction(engine) as connection:
+                return change(connection)
 
         return await asyncio.get_running_loop().run_in_executor(self._read_pool, run)
 
