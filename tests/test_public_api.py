@@ -198,6 +198,9 @@ def test_monitor_exports_are_sorted_and_exact() -> None:
         "MonitorConfigError",
         "MonitorCore",
         "MonitorHistory",
+        "MonitorProcess",
+        "MonitorProcessError",
+        "MonitorProcessStats",
         "MonitorStats",
         "Notice",
         "NoticeKind",
@@ -233,7 +236,13 @@ def test_monitor_exports_are_sorted_and_exact() -> None:
 def test_monitor_errors_are_callhook_errors() -> None:
     import callhook.monitor as m
 
-    for error in (m.AlertSinkError, m.MonitorClosedError, m.MonitorConfigError, m.RemediationError):
+    for error in (
+        m.AlertSinkError,
+        m.MonitorClosedError,
+        m.MonitorConfigError,
+        m.MonitorProcessError,
+        m.RemediationError,
+    ):
         assert issubclass(error, callhook.CallhookError)
 
 

@@ -156,18 +156,28 @@ async def check_everything(client: httpx.AsyncClient) -> None:
     assert outside == []
 
 
+@pytest.mark.parametrize("isolation", ["process", "inline"])
 async def test_scripted_call_reaches_every_endpoint_and_survives_a_restart(
-    db_url: str,
+    db_url: str, isolation: str
 ) -> None:
     clock = Clock()
-    first = create_app(ReceiverConfig(database_url=db_url), clock=clock)
+    monitor_config = load_monitor_config({"monitor": {"isolation": isolation}})
+    config = ReceiverConfig(database_url=db_url, monitor=monitor_config)
+    first = create_app(config, clock=clock)
     async with serving(first) as client:
-        assert first.monitor is not None
+        if isolation == "process":
+            assert first.monitor is None and first.monitor_process is not None
+            assert first.monitor_process.pid is not None
+        else:
+            assert first.monitor is not None and first.monitor_process is None
         await post_all(client, clock, script("M1"))
-        await first.monitor.drain()
+        await first.drain_monitor()
         await check_everything(client)
-    assert first.monitor is None  # the lifespan closed it
-    again = create_app(ReceiverConfig(database_url=db_url), clock=Clock())
+        if first.monitor_process is not None:
+            stats = first.monitor_process.stats
+            assert (stats.sent, stats.dropped, stats.restarts) == (len(script("M1")), 0, 0)
+    assert first.monitor is None and first.monitor_process is None  # the lifespan closed it
+    again = create_app(config, clock=Clock())
     async with serving(again) as client:
         await check_everything(client)
 

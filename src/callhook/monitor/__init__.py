@@ -3,7 +3,8 @@ remediation, hang recovery and user impact, sentiment, and pattern analysis (SPE
 
 The receiver owns one ``Monitor`` (an async context manager) and calls
 ``monitor.observe(event, received_at_ms)`` for each event (decoded or ``LazyEvent``) after
-acking it. ``SqlAlertStore`` keeps the alert history, hang impacts and sentiment scores in
+acking it; ``callhook serve`` runs it in a child process by default (``MonitorProcess``, fed
+the request bodies). ``SqlAlertStore`` keeps the alert history, hang impacts and sentiment scores in
 the receiver's database; ``stored_patterns`` analyses the calls stored there.
 """
 
@@ -46,6 +47,7 @@ from callhook.monitor._patterns import (
     analyze_patterns,
     length_band,
 )
+from callhook.monitor._process import MonitorProcess, MonitorProcessError, MonitorProcessStats
 from callhook.monitor._remediation import RemediationError, Remediator
 from callhook.monitor._sentiment import CallSentiment, SentimentPoint, SentimentScorer
 from callhook.monitor._sinks import (
@@ -85,6 +87,9 @@ __all__ = [
     "MonitorConfigError",
     "MonitorCore",
     "MonitorHistory",
+    "MonitorProcess",
+    "MonitorProcessError",
+    "MonitorProcessStats",
     "MonitorStats",
     "Notice",
     "NoticeKind",

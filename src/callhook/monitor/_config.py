@@ -163,6 +163,10 @@ class MonitorConfig(_Config, frozen=True):
     """The whole ``[monitor]`` section."""
 
     enabled: bool = True
+    #: ``"process"``: ``callhook serve`` runs the monitor in a child process at a lower CPU
+    #: priority, fed the request bodies through a pipe, so it never takes CPU from ingest;
+    #: ``"inline"``: a background task in the receiver's own event loop.
+    isolation: Literal["process", "inline"] = "process"
     #: Events waiting for evaluation; ``observe`` drops (and counts) events beyond this.
     queue_size: Annotated[int, msgspec.Meta(ge=1)] = 10_000
     #: How often the background task re-evaluates every rule (windows slide, stale calls).

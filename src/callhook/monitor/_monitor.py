@@ -180,6 +180,20 @@ class Monitor:
             return False
         return True
 
+    async def submit(self, event: Event | LazyEvent, received_at_ms: int) -> None:
+        """Queue a decoded event for evaluation, waiting for room in the queue instead of
+        dropping it (for a feeder that may wait, such as the monitor's child process)."""
+        queue = self._queue
+        if queue is None or self._closed:
+            raise MonitorClosedError(
+                "Monitor.submit() called outside `async with Monitor(...)`; "
+                "enter the monitor before feeding it events"
+            )
+        if not self.config.enabled:
+            return
+        self._observed += 1
+        await queue.put((event, received_at_ms / 1000))
+
     async def drain(self) -> None:
         """Wait until every queued event is evaluated and its outcome carried out."""
         if self._queue is None or self._outbox is None:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from callhook.monitor import Monitor, SqlAlertStore
+from callhook.monitor import Monitor, MonitorProcess, SqlAlertStore
 from callhook.receiver._api import api_routes
 from callhook.receiver._asgi import ASGIApp, Receive, Scope, Send, error_body
 from callhook.receiver._auth import AuthMiddleware
@@ -59,6 +59,18 @@ class ReceiverApp:
         lifespan runs (``None`` outside the lifespan or with ``[monitor] enabled = false``)."""
         return self._feed.monitor if self._feed is not None else None
 
+    @property
+    def monitor_process(self) -> MonitorProcess | None:
+        """The monitor's child process while the lifespan runs one (``isolation =
+        "process"``, the default), else ``None``."""
+        return self._feed.process if self._feed is not None else None
+
+    async def drain_monitor(self) -> None:
+        """Wait until the app's monitor (inline or child process) has evaluated every event
+        acknowledged so far and carried out the outcomes."""
+        if self._feed is not None:
+            await self._feed.drain()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.webhook_path:
             await self.webhook(scope, receive, send)
@@ -78,9 +90,11 @@ def create_app(
     in its lifespan (migrating it) and closes it on shutdown; with one, the caller owns it.
     ``listeners`` are told of each stored event after its commit (see ``IngestListener``).
 
-    Without ``monitor`` the lifespan runs a ``Monitor`` built from ``config.monitor`` (unless
-    ``enabled = false``) on ``clock``, its history in the store (``SqlAlertStore``); with one,
-    the caller owns it (enters and closes it) and should give it a ``SqlAlertStore``."""
+    Without ``monitor`` the lifespan runs the monitor of ``config.monitor`` (unless ``enabled =
+    false``), its history in the store: in a ``MonitorProcess`` (``isolation = "process"``,
+    on the wall clock) or as an inline ``Monitor`` on ``clock`` with a ``SqlAlertStore``.
+    With ``monitor``, the caller owns it (enters and closes it) and should give it a
+    ``SqlAlertStore``."""
     config.check()
     own = store is None
     the_store = (
@@ -127,9 +141,16 @@ def create_app(
                     live.route_through(fanout.publish)
                     stack.callback(live.route_through, None)
                 if monitor is None and config.monitor.enabled:
-                    running = Monitor(config.monitor, store=SqlAlertStore(the_store), clock=clock)
-                    feed.monitor = await stack.enter_async_context(running)
-                    stack.callback(setattr, feed, "monitor", None)
+                    if config.monitor.isolation == "process":
+                        child = MonitorProcess(config.monitor, the_store.url)
+                        feed.process = await stack.enter_async_context(child)
+                        stack.callback(setattr, feed, "process", None)
+                    else:
+                        running = Monitor(
+                            config.monitor, store=SqlAlertStore(the_store), clock=clock
+                        )
+                        feed.monitor = await stack.enter_async_context(running)
+                        stack.callback(setattr, feed, "monitor", None)
                 yield
         finally:
             live.close()

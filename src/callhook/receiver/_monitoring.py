@@ -1,10 +1,11 @@
 """The monitor in the receiver: the ingest listener that feeds it and its query API.
 
 ``MonitorFeed`` is an ``IngestListener``: after each stored event's commit and 2xx it hands
-the ``LazyEvent`` that ``parse_event`` already built to ``Monitor.observe`` (a bounded queue,
-O(1); nothing is decoded in the request). Re-deliveries and events without a call are not
-fed. The routes read the monitor's tables and the receiver's own through the store, so they
-answer the same after a restart and from any receiver process on the same database.
+the request body to the ``MonitorProcess`` (``isolation = "process"``, the default) or the
+``LazyEvent`` that ``parse_event`` already built to an inline ``Monitor`` (both O(1); nothing
+is decoded in the request). Re-deliveries and events without a call are not fed. The routes
+read the monitor's tables and the receiver's own through the store, so they answer the same
+after a restart and from any receiver process on the same database.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from callhook.monitor import Dimension, Monitor, MonitorClosedError, stored_patterns
+from callhook.monitor import (
+    Dimension,
+    Monitor,
+    MonitorClosedError,
+    MonitorProcess,
+    stored_patterns,
+)
 from callhook.receiver._api import (
     BadParameter,
     endpoint,
@@ -42,18 +49,33 @@ _KINDS = ("hang", "error")
 
 
 class MonitorFeed:
-    """Feeds each newly stored event to ``monitor`` (set while the app's monitor runs)."""
+    """Feeds each newly stored event to ``process`` or ``monitor`` (each set while the app's
+    monitor of that kind runs)."""
 
     def __init__(self, monitor: Monitor | None = None) -> None:
         self.monitor = monitor
+        self.process: MonitorProcess | None = None
 
     def ingested(self, incoming: Incoming, outcome: Outcome) -> None:
+        if outcome.outcome != "stored" or incoming.lazy is None:
+            return
+        process = self.process
+        if process is not None:
+            process.observe(incoming.data, incoming.received_at)
+            return
         monitor = self.monitor
-        if monitor is None or incoming.lazy is None or outcome.outcome != "stored":
+        if monitor is None:
             return
         # The app may be shutting down: the monitor closed before this request ended.
         with contextlib.suppress(MonitorClosedError):
             monitor.observe(incoming.lazy, incoming.received_at)
+
+    async def drain(self) -> None:
+        """Wait until the running monitor has evaluated every event fed so far."""
+        if self.process is not None:
+            await self.process.drain()
+        elif self.monitor is not None:
+            await self.monitor.drain()
 
 
 def _choice(request: Request, name: str, allowed: tuple[str, ...], default: str | None) -> str:

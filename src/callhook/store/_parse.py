@@ -77,6 +77,8 @@ class Incoming:
     #: The validated envelope ``decode_lazy`` returned (messages raw), for listeners such
     #: as the monitor, which decode from it only what they use.
     lazy: LazyEvent | None = None
+    #: The request body as received (the monitor's child process decodes it itself).
+    data: bytes = b""
 
 
 def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_DEPTH) -> Incoming:
@@ -142,6 +144,7 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
         error=error,
         error_raw=compact(lazy.error) if lazy.error is not None else None,
         lazy=lazy,
+        data=data,
     )
 
 
