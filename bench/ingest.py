@@ -23,12 +23,14 @@ storage_ratio=...``.
 
 ``--monitor`` measures monitoring overhead instead: ``callhook serve`` with ``[monitor] enabled
 = false`` against ``callhook serve`` with the default ``[monitor]`` (every rule, the log sink,
-in-process VADER, history in the database), side by side in the same run, each on a fresh
-database, the order alternating between rounds. After each monitored run it waits until the
-monitor has recorded every call's hang impact (``GET /api/hangs/impact``) and prints how long
-that took after the last ack. The last line is ``RESULT monitor_on_vs_off=...`` (target: at
-least 0.90). ``CALLHOOK_BENCH_MONITOR_TOML`` is appended to the monitored server's config file
-(e.g. ``[monitor]\nsentiment_workers = 1``) to measure variants.
+VADER, history in the database, all in the monitor's child process), side by side in the same
+run, each on a fresh database, the order alternating between rounds. After each monitored run
+it waits until the monitor has recorded every call's hang impact (``GET /api/hangs/impact``)
+and prints how long that took after the last ack. Each run also prints the CPU time the
+server process spent per event (and, monitored, its monitor child's). The last line is
+``RESULT monitor_on_vs_off=...`` (target: at least 0.90). ``CALLHOOK_BENCH_MONITOR_TOML`` is
+appended to the monitored server's config file to measure variants (e.g.
+``[monitor]\nisolation = "inline"`` for the monitor in the server's own event loop).
 """
 
 from __future__ import annotations
@@ -468,11 +470,15 @@ def measure(
     port = free_port()
     process = start(kind, port, db_url)
     lag = None
+    child = 0.0
     try:
-        asyncio.run(load(port, warmup, args.connections, args.max_seconds))
+        warmed, _, _ = asyncio.run(load(port, warmup, args.connections, args.max_seconds))
+        before = cpu_seconds(process.pid)
         ok, failed, elapsed = asyncio.run(load(port, calls, args.connections, args.max_seconds))
+        after = cpu_seconds(process.pid)
         if kind == "monitor-on":
             lag = monitor_lag(port, len(calls) + len(warmup), args.max_seconds)
+            child = sum(cpu_seconds(pid)[0] for pid in children(process.pid))
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -486,9 +492,34 @@ def measure(
         + (f"; monitor caught up {lag:.2f} s after the last ack" if lag is not None else ""),
         flush=True,
     )
+    if before[1] and after[1] and ok:
+        line = f"{'':>12}server CPU {(after[0] - before[0]) / ok * 1e6:,.0f} us/event"
+        if lag is not None:
+            # The child's whole life (warm-up included) over every event it was fed.
+            line += f"; monitor process {child / (ok + warmed) * 1e6:,.0f} us/event"
+        print(line, flush=True)
     if failed:
         raise SystemExit(f"{kind}: {failed} requests were not answered 2xx")
     return rate
+
+
+def cpu_seconds(pid: int) -> tuple[float, bool]:
+    """User + system CPU seconds of a process (Linux ``/proc``); ``(0, False)`` elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0, False
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks, True
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux ``/proc``; empty elsewhere)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 @contextlib.contextmanager
