@@ -151,3 +151,21 @@ async def test_a_stalled_child_makes_the_parent_drop_and_count_never_wait(db_url
         hangs = {a["callId"] for a in await alerts(store) if a["rule"] == "hang"}
         assert hangs == kept
         assert process.stats.sent == len(kept)
+
+
+@pytest.mark.parametrize("priority", ["idle", "low", "normal"])
+async def test_the_child_runs_at_the_configured_cpu_priority(tmp_path: Path, priority: str) -> None:
+    url = f"sqlite:///{tmp_path / 'p.sqlite3'}"
+    config = MonitorConfig(process_priority=priority)  # type: ignore[arg-type]
+    async with Store(url), MonitorProcess(config, url) as process:
+        await process.drain()  # the child has read its settings and applied them
+        pid = process.pid
+        assert pid is not None
+        policy = os.sched_getscheduler(pid)
+        niceness = os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0)
+        expected = {
+            "idle": (os.SCHED_IDLE, 0),
+            "low": (os.SCHED_OTHER, 10),
+            "normal": (os.SCHED_OTHER, 0),
+        }
+        assert (policy, niceness) == expected[priority]

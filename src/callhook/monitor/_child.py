@@ -1,7 +1,8 @@
 """The monitor's child process (``python -m callhook.monitor._child``), see ``_process``.
 
-Reads the settings frame, lowers its own CPU priority, opens the database without migrating
-it, and runs an inline ``Monitor`` with a ``SqlAlertStore`` on the events read from stdin.
+Reads the settings frame, lowers its own CPU priority (``process_priority``), opens the
+database without migrating it, and runs an inline ``Monitor`` with a ``SqlAlertStore`` on the
+events read from stdin.
 SIGINT is ignored: a Ctrl-C in the terminal reaches the whole process group, and the child
 must outlive the receiver's shutdown long enough to drain (it ends at end of input).
 """
@@ -42,15 +43,28 @@ async def _frame(reader: asyncio.StreamReader) -> tuple[int, int] | None:
     return at, length
 
 
+def lower_priority(priority: str) -> None:
+    """``idle``: Linux's ``SCHED_IDLE`` (CPU time only when nothing else wants it; ``nice``
+    19 where that policy does not exist); ``low``: ``nice`` 10; ``normal``: unchanged."""
+    if priority == "idle":
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except (AttributeError, OSError):
+            with contextlib.suppress(OSError):
+                os.nice(19)
+    elif priority == "low":
+        with contextlib.suppress(OSError):
+            os.nice(10)
+
+
 async def run() -> None:
     reader = await _stdin()
     first = await _frame(reader)
     if first is None:
         return
     settings = msgspec.json.decode(await reader.readexactly(first[1]), type=ChildSettings)
-    with contextlib.suppress(OSError):
-        os.nice(settings.nice)
     config = msgspec.convert(settings.config, MonitorConfig)
+    lower_priority(config.process_priority)
     config = msgspec.structs.replace(config, isolation="inline")
     answer = sys.stdout.buffer
     async with (

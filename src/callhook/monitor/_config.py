@@ -167,6 +167,10 @@ class MonitorConfig(_Config, frozen=True):
     #: priority, fed the request bodies through a pipe, so it never takes CPU from ingest;
     #: ``"inline"``: a background task in the receiver's own event loop.
     isolation: Literal["process", "inline"] = "process"
+    #: The child process's CPU priority: ``"idle"`` (Linux ``SCHED_IDLE``: it runs only on
+    #: CPU time nothing else wants; elsewhere ``nice`` 19), ``"low"`` (``nice`` 10) or
+    #: ``"normal"`` (the receiver's own).
+    process_priority: Literal["idle", "low", "normal"] = "idle"
     #: Events waiting for evaluation; ``observe`` drops (and counts) events beyond this.
     queue_size: Annotated[int, msgspec.Meta(ge=1)] = 10_000
     #: How often the background task re-evaluates every rule (windows slide, stale calls).

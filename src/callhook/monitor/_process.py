@@ -3,8 +3,9 @@
 ``callhook serve`` runs its monitor this way by default (``[monitor] isolation = "process"``).
 The receiver hands each stored event's request body to ``observe`` (O(1): the bytes are only
 appended to a list). Every ``flush_interval_s`` the pending frames go down the child's stdin
-in one write; the child (``python -m callhook.monitor._child``, at a lower CPU priority)
-decodes them and runs an ordinary ``Monitor`` with its history in the same database.
+in one write; the child (``python -m callhook.monitor._child``, at the CPU priority of
+``config.process_priority``) decodes them and runs an ordinary ``Monitor`` with its history
+in the same database.
 
 The pipe protocol, little-endian: a first frame holding the ``ChildSettings`` as JSON, then one
 frame per event: ``received_at_ms`` (int64), the body's length (uint32), the body. A length of
@@ -61,7 +62,6 @@ class ChildSettings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     # Any: MonitorConfig as msgspec builtins; the child converts it back.
     config: dict[str, object]
-    nice: int
 
 
 class MonitorProcessStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,14 +87,12 @@ class MonitorProcess:
         config: MonitorConfig,
         database_url: str,
         *,
-        nice: int = 10,
         max_buffer_bytes: int = 64 * 1024 * 1024,
         flush_interval_s: float = 0.05,
         restart_delay_s: float = 1.0,
     ) -> None:
         self.config = config
         self.database_url = database_url
-        self.nice = nice
         self.max_buffer_bytes = max_buffer_bytes
         self.flush_interval_s = flush_interval_s
         self.restart_delay_s = restart_delay_s
@@ -150,7 +148,6 @@ class MonitorProcess:
         settings = ChildSettings(
             database_url=self.database_url,
             config=msgspec.to_builtins(self.config),
-            nice=self.nice,
         )
         try:
             proc = await asyncio.create_subprocess_exec(
