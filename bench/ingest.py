@@ -471,7 +471,7 @@ def measure(
     port = free_port()
     process = start(kind, port, db_url)
     lag = None
-    child = 0.0
+    child: float | None = None
     try:
         warmed, _, _ = asyncio.run(load(port, warmup, args.connections, args.max_seconds))
         before = cpu_seconds(process.pid)
@@ -479,7 +479,9 @@ def measure(
         after = cpu_seconds(process.pid)
         if kind == "monitor-on":
             lag = monitor_lag(port, len(calls) + len(warmup), args.max_seconds)
-            child = sum(cpu_seconds(pid)[0] for pid in children(process.pid))
+            monitors = children(process.pid)  # none with [monitor] isolation = "inline"
+            if monitors:
+                child = sum(cpu_seconds(pid)[0] for pid in monitors)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -495,7 +497,7 @@ def measure(
     )
     if before[1] and after[1] and ok:
         line = f"{'':>12}server CPU {(after[0] - before[0]) / ok * 1e6:,.0f} us/event"
-        if lag is not None:
+        if child is not None:
             # The child's whole life (warm-up included) over every event it was fed.
             line += f"; monitor process {child / (ok + warmed) * 1e6:,.0f} us/event"
         print(line, flush=True)
