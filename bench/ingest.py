@@ -383,6 +383,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: Where the ``callhook serve`` runs of the main comparison write their log.
+SERVE_LOG = Path(tempfile.gettempdir()) / "callhook-bench-serve.log"
+
 _MONITOR_CONFIG = {"monitor-off": "[monitor]\nenabled = false\n", "monitor-on": ""}
 
 
@@ -390,6 +393,8 @@ def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
     stderr = None
     if kind.startswith("callhook"):
         command = [sys.executable, "-m", "callhook", "serve", "--db", db_url, "--port", str(port)]
+        # The monitor's log sink writes one line per alert (each hang, each error).
+        stderr = SERVE_LOG.open("ab")
     elif kind in _MONITOR_CONFIG:
         folder = Path(db_url.removeprefix("sqlite:///")).parent
         config = folder / f"{kind}.toml"
@@ -411,7 +416,8 @@ def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
                 return process
         except OSError:
             if process.poll() is not None:
-                raise SystemExit(f"{kind} server exited with {process.returncode}") from None
+                where = f"; its log: {stderr.name}" if stderr is not None else ""
+                raise SystemExit(f"{kind} server exited with {process.returncode}{where}") from None
             time.sleep(0.05)
     process.kill()
     raise SystemExit(f"{kind} server did not start within 60 s")
@@ -634,6 +640,7 @@ def main() -> None:
         return
     rates: dict[str, list[float]] = {"callhook": [], "noop": [], "reference": []}
     postgres: list[float] = []
+    print(f"callhook serve logs to {SERVE_LOG}", flush=True)
     with tempfile.TemporaryDirectory(prefix="callhook-bench-") as folder:
         for round_ in range(1, args.rounds + 1):
             print(f"round {round_} of {args.rounds}", flush=True)
