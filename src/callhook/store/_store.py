@@ -1,8 +1,9 @@
 """``Store``: the async face of the database, with group commit.
 
 ``ingest`` puts an event on a queue and waits; one named background task takes everything
-queued (up to ``max_batch``), applies it in one transaction in the store's writer thread, and
-answers every waiter after the commit. While a transaction runs the next batch gathers, so
+queued (up to ``max_batch``), applies it in one transaction (in the store's writer thread; on
+SQLite only its BEGIN and COMMIT, see ``Writer.stage``), and answers every waiter after the
+commit. While a transaction runs the next batch gathers, so
 concurrent requests share commits and a 2xx never precedes durability.
 """
 
@@ -17,6 +18,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from callhook._exceptions import StorageError
 from callhook.store._engine import DEFAULT_URL, make_engine, write_transaction
@@ -167,18 +169,50 @@ class Store:
 
         return await asyncio.get_running_loop().run_in_executor(self._read_pool, run)
 
+    async def _apply_split(
+        self, writer: Writer, items: list[Incoming]
+    ) -> list[Outcome | Exception]:
+        """One batch on SQLite: lock and commit in the writer thread, apply on the loop."""
+        loop = asyncio.get_running_loop()
+        pool = self._write_pool
+        await asyncio.shield(loop.run_in_executor(pool, writer.begin))
+        try:
+            staged = writer.stage(items)
+        except SQLAlchemyError:
+            # As ``Writer.apply`` does: give up the batch, then each event alone, so that one
+            # event the database refuses cannot fail the others.
+            call_ids = {item.call_id for item in items if item.call_id is not None}
+            await asyncio.shield(loop.run_in_executor(pool, writer.abort, call_ids))
+            return await asyncio.shield(loop.run_in_executor(pool, writer.apply_each, items))
+        except BaseException:
+            call_ids = {item.call_id for item in items if item.call_id is not None}
+            await asyncio.shield(loop.run_in_executor(pool, writer.abort, call_ids))
+            raise
+        try:
+            return await asyncio.shield(loop.run_in_executor(pool, writer.commit, staged))
+        except SQLAlchemyError:
+            await asyncio.shield(loop.run_in_executor(pool, writer.abort, staged.call_ids))
+            return await asyncio.shield(loop.run_in_executor(pool, writer.apply_each, items))
+
     async def _commit_loop(self) -> None:
         assert self._queue is not None and self._writer is not None
         queue, writer, loop = self._queue, self._writer, asyncio.get_running_loop()
+        # SQLite: the Python work of a batch runs here, its BEGIN and COMMIT in the writer
+        # thread (see ``Writer.stage``). PostgreSQL: every statement is a network round trip,
+        # so the whole batch runs in the writer thread.
+        split = self.engine.dialect.name == "sqlite"
         while True:
             batch = [await queue.get()]
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
             items = [item for item, _ in batch]
             try:
-                results = await asyncio.shield(
-                    loop.run_in_executor(self._write_pool, writer.apply, items)
-                )
+                if split:
+                    results = await self._apply_split(writer, items)
+                else:
+                    results = await asyncio.shield(
+                        loop.run_in_executor(self._write_pool, writer.apply, items)
+                    )
                 self._commits += 1
             except asyncio.CancelledError:
                 for _, future in batch:

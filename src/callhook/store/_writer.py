@@ -1,9 +1,14 @@
 """The write side: apply a batch of events in one transaction (the unit of group commit).
 
 ``Writer.apply`` is synchronous and owns one connection; the async ``Store`` calls it from
-one worker thread. Per batch it locks the calls concerned (``FOR UPDATE`` on PostgreSQL,
-``BEGIN IMMEDIATE`` on SQLite), validates and decodes only the messages each call has not
-seen, merges call state (``_merge``), and writes one statement per table.
+one worker thread. On SQLite the ``Store`` splits a batch instead: ``begin`` (which may wait
+for the write lock) and ``commit`` (the fsync) run in that thread, ``stage`` (the Python work
+in between, under the write lock, so it never waits for another process) on the event loop:
+the two threads then do not hand the GIL back and forth on every statement.
+
+Per batch the writer locks the calls concerned (``FOR UPDATE`` on PostgreSQL, ``BEGIN
+IMMEDIATE`` on SQLite), validates and decodes only the messages each call has not seen,
+merges call state (``_merge``), and writes one statement per table.
 
 Each call's state, stored messageIds and event digests are cached between batches. The cache
 is trusted only while the call row's ``version`` is the one the cache was built at: every
@@ -17,7 +22,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, RootTransaction, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from callhook._exceptions import DecodeError, StorageError
@@ -37,7 +42,7 @@ from callhook.store._schema import EVENT_CODES, arrivals, calls, messages, statu
 from callhook.store._sql import Params, prepared_insert, prepared_update
 from callhook.store._statements import Rare
 
-__all__ = ["Outcome", "Writer"]
+__all__ = ["Outcome", "Staged", "Writer"]
 
 logger = logging.getLogger("callhook.store")
 
@@ -73,6 +78,15 @@ class _Call:
 
 
 @dataclass(slots=True)
+class Staged:
+    """A batch applied in the open transaction, not yet committed (see ``Writer.stage``)."""
+
+    results: list[Outcome | Exception]
+    batch: _Batch
+    call_ids: set[str]
+
+
+@dataclass(slots=True)
 class _Batch:
     messages: list[Params] = field(default_factory=list)
     arrivals: list[Params] = field(default_factory=list)
@@ -88,6 +102,7 @@ class Writer:
         self._engine = engine
         self._max_depth = max_depth
         self._conn: Connection | None = None
+        self._transaction: RootTransaction | None = None
         self._cache: OrderedDict[str, _Call] = OrderedDict()
         self._assistants: set[str] = set()
         self._postgres = engine.dialect.name == "postgresql"
@@ -98,11 +113,59 @@ class Writer:
             arrivals, dialect, ("call_pk", "digest"), ("last_received_at",), "duplicates"
         )
         self._update_calls = prepared_update(calls, dialect, ("pk",), STATE_COLUMNS)
+        # Built once, so SQLAlchemy's compiled cache serves every batch (the IN list expands).
+        versions = select(calls.c.call_id, calls.c.pk, calls.c.version).where(
+            calls.c.call_id.in_(bindparam("ids", expanding=True))
+        )
+        if self._postgres:  # lock in one order everywhere: fewer deadlocks between processes
+            versions = versions.order_by(calls.c.call_id).with_for_update()
+        self._versions = versions
 
     def close(self) -> None:
+        """Release the connection (rolling back a transaction left open by ``begin``)."""
+        self._transaction = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def begin(self) -> None:
+        """Open the batch's transaction (SQLite: ``BEGIN IMMEDIATE``, waiting for the lock)."""
+        self._transaction = self._connection().begin()
+
+    def stage(self, items: list[Incoming]) -> Staged:
+        """Apply ``items`` in the transaction ``begin`` opened, without committing.
+
+        Raises what the database raises; the caller then calls ``abort`` (and may retry the
+        items with ``apply``).
+        """
+        if self._conn is None or self._transaction is None:
+            raise RuntimeError("Writer.stage() needs Writer.begin() first")
+        batch = _Batch()
+        call_ids = {item.call_id for item in items if item.call_id is not None}
+        try:
+            results = self._apply(self._conn, items, call_ids, batch)
+        except BaseException:
+            self._forget(call_ids)
+            raise
+        return Staged(results, batch, call_ids)
+
+    def commit(self, staged: Staged) -> list[Outcome | Exception]:
+        """Commit what ``stage`` applied; the results of its items."""
+        transaction, self._transaction = self._transaction, None
+        if transaction is None:
+            raise RuntimeError("Writer.commit() without an open transaction")
+        try:
+            transaction.commit()
+        except BaseException:
+            self._forget(staged.call_ids)
+            raise
+        self._remember(staged.batch)
+        return staged.results
+
+    def abort(self, call_ids: set[str]) -> None:
+        """Give up the open transaction and the cache entries of ``call_ids``."""
+        self._forget(call_ids)
+        self.close()
 
     def apply(self, items: list[Incoming]) -> list[Outcome | Exception]:
         """Apply ``items`` in order in one transaction; a result (or the error) per item.
@@ -117,22 +180,37 @@ class Writer:
             if len(items) == 1:
                 logger.warning("store.write_failed %s: %s", type(exc).__name__, exc)
                 return [StorageError(f"The database refused the event: {type(exc).__name__}")]
+        return self.apply_each(items)
+
+    def apply_each(self, items: list[Incoming]) -> list[Outcome | Exception]:
+        """Apply each item in a transaction of its own (after a batch failed)."""
         return [result for item in items for result in self.apply([item])]
 
-    def _apply_committed(self, items: list[Incoming]) -> list[Outcome | Exception]:
+    def _connection(self) -> Connection:
         if self._conn is None:
             self._conn = self._engine.connect()
             self._conn.info["callhook_writer"] = True
-        conn = self._conn
+        return self._conn
+
+    def _apply_committed(self, items: list[Incoming]) -> list[Outcome | Exception]:
+        conn = self._connection()
         batch = _Batch()
         call_ids = {item.call_id for item in items if item.call_id is not None}
         try:
             with conn.begin():
                 results = self._apply(conn, items, call_ids, batch)
         except BaseException:
-            for call_id in call_ids:
-                self._cache.pop(call_id, None)
+            self._forget(call_ids)
             raise
+        self._remember(batch)
+        return results
+
+    def _forget(self, call_ids: set[str]) -> None:
+        for call_id in call_ids:
+            self._cache.pop(call_id, None)
+
+    def _remember(self, batch: _Batch) -> None:
+        """After a commit: cache the calls the batch changed, at their new version."""
         for call_id, known in batch.dirty.items():
             known.version += 1
             self._cache[call_id] = known
@@ -142,7 +220,6 @@ class Writer:
         if len(self._assistants) > _CACHE_ASSISTANTS:
             self._assistants.clear()
         self._assistants.update(batch.rare.assistants)
-        return results
 
     def _apply(
         self, conn: Connection, items: list[Incoming], call_ids: set[str], batch: _Batch
@@ -276,12 +353,8 @@ class Writer:
         stale: list[str] = []
         ids = sorted(call_ids)
         for start in range(0, len(ids), 500):
-            query = select(calls.c.call_id, calls.c.pk, calls.c.version).where(
-                calls.c.call_id.in_(ids[start : start + 500])
-            )
-            if self._postgres:  # lock in one order everywhere: fewer deadlocks between processes
-                query = query.order_by(calls.c.call_id).with_for_update()
-            for call_id, pk, version in conn.execute(query):
+            rows = conn.execute(self._versions, {"ids": ids[start : start + 500]})
+            for call_id, pk, version in rows:
                 cached = self._cache.get(call_id)
                 if cached is not None and cached.version == version and cached.state.pk == pk:
                     known[call_id] = cached
