@@ -181,6 +181,49 @@ async def test_migrations_are_idempotent_and_create_every_table(db_url: str) -> 
     assert {"calls", "messages", "arrivals", "callhook_delivery_outbox", "monitor_alerts"} <= tables
 
 
+_MIGRATE_AT = """
+import sys, time
+from callhook.store import upgrade
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
+upgrade(sys.argv[2])
+"""
+
+
+async def test_processes_migrating_an_empty_database_at_once_all_succeed(db_url: str) -> None:
+    # Several receivers started together on a fresh database: one migrates, the others wait
+    # and find the schema at head. Processes, as in production (Alembic is not thread-safe),
+    # each sleeping until the same instant before it migrates.
+    import asyncio
+    import sys
+    import time
+
+    at = time.time() + 3.0
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _MIGRATE_AT,
+            str(at),
+            db_url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    failures = []
+    for process in processes:
+        _, stderr = await asyncio.wait_for(process.communicate(), 120)
+        if process.returncode != 0:
+            failures.append(stderr.decode(errors="replace")[-2000:])
+    assert failures == []
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() == head_revision()
+    finally:
+        engine.dispose()
+
+
 async def test_a_closed_store_refuses_events(db_url: str) -> None:
     async with Store(db_url) as store:
         pass

@@ -13,17 +13,19 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from callhook._exceptions import StorageError
-from callhook.store._engine import make_engine
+from callhook.store._engine import make_engine, write_transaction
 
 __all__ = ["alembic_config", "head_revision", "upgrade"]
 
 logger = logging.getLogger("callhook.store")
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: The PostgreSQL advisory lock that serializes migrations (any constant of our own).
+_LOCK_KEY = 0x63616C6C686F6F6B  # "callhook"
 
 
 def alembic_config() -> Config:
@@ -43,7 +45,13 @@ def upgrade(target: str | Engine, revision: str = "heads") -> None:
     """Bring the database at ``target`` (a URL or an engine) up to ``revision``."""
     engine = make_engine(target) if isinstance(target, str) else target
     try:
-        with engine.begin() as connection:
+        # Several processes may start on one empty database at once (receivers behind a load
+        # balancer): one migrates, the others wait for it and then find the schema at head.
+        # SQLite: the write lock is taken first (BEGIN IMMEDIATE); PostgreSQL: an advisory
+        # lock held until this transaction ends.
+        with write_transaction(engine) as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
