@@ -33,6 +33,15 @@ def test_same_condition_is_notified_once() -> None:
     assert book.apply(cond(Severity.WARNING), NOW + 1) == ([], [])
 
 
+def test_two_monitors_never_make_the_same_alert_id() -> None:
+    # Two receiver processes' monitors on one database, the same condition in the same ms.
+    one, two = AlertBook(suppress_s=300), AlertBook(suppress_s=300)
+    (first,), _ = one.apply(cond(Severity.WARNING), NOW)
+    (second,), _ = two.apply(cond(Severity.WARNING), NOW)
+    assert first.fired_at_ms == second.fired_at_ms and first.id != second.id
+    assert first.id.startswith(f"hang_rate:global:{int(NOW * 1000)}:")
+
+
 def test_escalation_notifies_and_deescalation_does_not() -> None:
     book = AlertBook(suppress_s=300)
     book.apply(cond(Severity.WARNING), NOW)

@@ -19,6 +19,7 @@ same type, provider and code has come for ``suppress_s``.
 from __future__ import annotations
 
 import enum
+import secrets
 from typing import Protocol
 
 import msgspec
@@ -181,6 +182,9 @@ class AlertBook:
         self._last_notified: dict[tuple[RuleId, str], float] = {}
         self._held: dict[tuple[RuleId, str], int] = {}
         self._serial = 0
+        # Several monitors (one per receiver process) may share one database: ids made by
+        # different books must differ even for the same rule, scope and millisecond.
+        self._book = secrets.token_hex(4)
 
     def open_alerts(self) -> list[Alert]:
         return list(self._open.values())
@@ -233,7 +237,7 @@ class AlertBook:
         last = self._last_notified.get(key)
         suppressed = last is not None and now - last < self.suppress_s
         alert = Alert(
-            id=f"{condition.rule}:{condition.scope}:{_ms(now)}:{self._serial}",
+            id=f"{condition.rule}:{condition.scope}:{_ms(now)}:{self._book}-{self._serial}",
             rule=condition.rule,
             scope=condition.scope,
             severity=condition.severity or Severity.WARNING,
