@@ -9,6 +9,8 @@ import pytest
 from callhook import ConfigError
 from callhook.receiver import AuthMode, ReceiverConfig, load_config
 
+TOKEN = "tok-0123456789abcdef"
+
 
 def test_defaults_are_a_local_sqlite_file_on_loopback_without_auth() -> None:
     config = load_config(environ={})
@@ -30,11 +32,31 @@ def test_no_auth_is_allowed_on_loopback(host: str) -> None:
 
 
 def test_a_secret_in_the_environment_turns_auth_on() -> None:
-    config = load_config(environ={"CALLHOOK_WEBHOOK_SECRET": "s3cr3t-1, s3cr3t-2"}, host="0.0.0.0")
+    environ = {"CALLHOOK_WEBHOOK_SECRET": "s3cr3t-1, s3cr3t-2", "CALLHOOK_API_TOKEN": TOKEN}
+    config = load_config(environ=environ, host="0.0.0.0")
     assert config.auth is AuthMode.SECRET
     assert config.secrets == ("s3cr3t-1", "s3cr3t-2")
+    assert config.api_tokens == (TOKEN,)
     config.check()
-    assert "s3cr3t" not in repr(config)
+    assert "s3cr3t" not in repr(config) and TOKEN not in repr(config)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5"])
+def test_no_api_token_on_a_non_loopback_address_is_refused_with_how_to_fix(host: str) -> None:
+    environ = {"CALLHOOK_WEBHOOK_SECRET": "s3cr3t"}
+    with pytest.raises(ConfigError, match="CALLHOOK_API_TOKEN") as caught:
+        load_config(environ=environ, host=host).check()
+    assert caught.value.setting == "api.tokens"
+    assert "token_urlsafe" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "token", ["short", "has space in the token value", "semi;colon-0123456789"]
+)
+def test_a_weak_or_unsafe_api_token_is_refused(token: str) -> None:
+    with pytest.raises(ConfigError, match="at least 16 characters") as caught:
+        load_config(environ={"CALLHOOK_API_TOKEN": token}).check()
+    assert caught.value.setting == "api.tokens"
 
 
 def test_the_config_file_sets_everything(tmp_path: Path) -> None:
@@ -44,6 +66,7 @@ def test_the_config_file_sets_everything(tmp_path: Path) -> None:
         '[database]\nurl = "postgresql://u@db/callhook"\n'
         '[webhook]\npath = "/hooks/interactly"\nmax_body_bytes = 1048576\nmax_depth = 32\n'
         '[auth]\nmode = "standard-webhooks"\nsecrets = ["whsec_a2V5a2V5a2V5"]\n'
+        f'[api]\ntokens = ["{TOKEN}"]\n'
     )
     config = load_config(path, environ={}, port=9001)
     assert config == ReceiverConfig(
@@ -55,6 +78,7 @@ def test_the_config_file_sets_everything(tmp_path: Path) -> None:
         max_depth=32,
         auth=AuthMode.STANDARD_WEBHOOKS,
         secrets=("whsec_a2V5a2V5a2V5",),
+        api_tokens=(TOKEN,),
     )
     config.check()
 

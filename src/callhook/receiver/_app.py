@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from callhook.monitor import Monitor, MonitorProcess, SqlAlertStore
 from callhook.receiver._api import api_routes
+from callhook.receiver._apiauth import ApiAuthMiddleware
 from callhook.receiver._asgi import ASGIApp, Receive, Scope, Send, error_body
 from callhook.receiver._auth import AuthMiddleware
 from callhook.receiver._config import ReceiverConfig
@@ -36,7 +37,8 @@ def _now_ms() -> int:
 
 class ReceiverApp:
     """The ASGI app: ``POST`` to the webhook path goes straight to the ingest chain
-    (limits → auth → ingest); everything else is routed by Starlette."""
+    (limits → auth → ingest); everything else is routed by Starlette, behind the API-token
+    check when ``api_tokens`` are configured."""
 
     def __init__(
         self,
@@ -45,10 +47,15 @@ class ReceiverApp:
         other: Starlette,
         live: LiveBus,
         feed: MonitorFeed | None = None,
+        *,
+        guarded: ASGIApp | None = None,
     ) -> None:
         self.webhook_path = webhook_path
         self.webhook = webhook
+        #: The Starlette app of every other route (its lifespan is the app's).
         self.other = other
+        #: ``other`` behind the API-token check when tokens are configured.
+        self._guarded = guarded or other
         #: The live bus behind ``/api/stream``; ``live.close()`` ends every stream.
         self.live = live
         self._feed = feed
@@ -75,7 +82,7 @@ class ReceiverApp:
         if scope["type"] == "http" and scope["path"] == self.webhook_path:
             await self.webhook(scope, receive, send)
         else:
-            await self.other(scope, receive, send)
+            await self._guarded(scope, receive, send)
 
 
 def create_app(
@@ -165,4 +172,5 @@ def create_app(
     other = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
-    return ReceiverApp(config.webhook_path, webhook, other, live, feed)
+    guarded: ASGIApp = ApiAuthMiddleware(other, config.api_tokens) if config.api_tokens else other
+    return ReceiverApp(config.webhook_path, webhook, other, live, feed, guarded=guarded)

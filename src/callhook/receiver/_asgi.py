@@ -7,7 +7,16 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["ASGIApp", "Receive", "Scope", "Send", "error_body", "header", "send_json"]
+__all__ = [
+    "ASGIApp",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "error_body",
+    "header",
+    "send_json",
+]
 
 # ASGI messages and scopes are dicts of heterogeneous values by specification.
 Scope = MutableMapping[str, Any]

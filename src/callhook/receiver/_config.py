@@ -1,8 +1,9 @@
 """The receiver's settings: defaults, a TOML file, environment variables, command-line flags.
 
 Precedence, highest first: flags given to ``callhook serve``, the environment
-(``CALLHOOK_DATABASE_URL``, ``CALLHOOK_WEBHOOK_SECRET``, ``CALLHOOK_SIGNING_SECRET``), the
-``--config`` file, the defaults below. Secrets are best given through the environment.
+(``CALLHOOK_DATABASE_URL``, ``CALLHOOK_WEBHOOK_SECRET``, ``CALLHOOK_SIGNING_SECRET``,
+``CALLHOOK_API_TOKEN``), the ``--config`` file, the defaults below. Secrets are best given
+through the environment.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import enum
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from callhook.store import DEFAULT_MAX_DEPTH, DEFAULT_URL
 __all__ = ["AuthMode", "ReceiverConfig", "load_config"]
 
 _MIB = 1024 * 1024
+_TOKEN = re.compile(r"[A-Za-z0-9._~-]{16,}")
 
 
 class AuthMode(enum.StrEnum):
@@ -54,6 +57,9 @@ class ReceiverConfig:
     auth: AuthMode = AuthMode.NONE
     #: Shared secrets (mode ``secret``) or ``whsec_`` signing secrets; several allow rotation.
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: Tokens for the query API, live stream, dashboard and ``/metrics`` (several allow
+    #: rotation); none: those are open, which is allowed only on a loopback address.
+    api_tokens: tuple[str, ...] = field(default=(), repr=False)
     max_batch: int = 256
     log_level: str = "info"
     #: The ``[monitor]`` section of the config file (defaults when absent; see README).
@@ -88,6 +94,23 @@ class ReceiverConfig:
                 "x-interactly-secret header), or CALLHOOK_SIGNING_SECRET=whsec_... (Standard "
                 "Webhooks), or [auth] mode/secrets in the --config file; or bind to 127.0.0.1.",
                 setting="auth.mode",
+            )
+        for token in self.api_tokens:
+            if not _TOKEN.fullmatch(token):
+                raise ConfigError(
+                    "An API token must be at least 16 characters of A-Z, a-z, 0-9, '-', '_', "
+                    "'.', '~' (make one with: python -c \"import secrets; "
+                    'print(secrets.token_urlsafe(32))")',
+                    setting="api.tokens",
+                )
+        if not self.api_tokens and not is_loopback(self.host):
+            raise ConfigError(
+                f"Refusing to listen on {self.host} without an API token: anyone who can reach "
+                "it could read every call through the query API and the dashboard. Set "
+                'CALLHOOK_API_TOKEN=<token> (make one with: python -c "import secrets; '
+                'print(secrets.token_urlsafe(32))"), or `tokens = [...]` under [api] in the '
+                "--config file; or bind to 127.0.0.1.",
+                setting="api.tokens",
             )
 
 
@@ -129,6 +152,8 @@ def load_config(
     elif env.get("CALLHOOK_SIGNING_SECRET"):
         values["auth"] = AuthMode.STANDARD_WEBHOOKS
         values["secrets"] = _split(env["CALLHOOK_SIGNING_SECRET"])
+    if env.get("CALLHOOK_API_TOKEN"):
+        values["api_tokens"] = _split(env["CALLHOOK_API_TOKEN"])
     known = {f.name for f in dataclasses.fields(ReceiverConfig)}
     for key, value in overrides.items():
         if key not in known:
@@ -144,6 +169,7 @@ def load_config(
     if values.get("secrets") and "auth" not in values:
         values["auth"] = AuthMode.SECRET
     values["secrets"] = tuple(values.get("secrets", ()))
+    values["api_tokens"] = tuple(values.get("api_tokens", ()))
     return ReceiverConfig(**values)
 
 
@@ -162,6 +188,7 @@ _FILE_KEYS = {
     ("webhook", "max_batch"): "max_batch",
     ("auth", "mode"): "auth",
     ("auth", "secrets"): "secrets",
+    ("api", "tokens"): "api_tokens",
 }
 
 

@@ -1,0 +1,104 @@
+"""``ApiAuthMiddleware``: API tokens for everything but the webhook (query API, live stream,
+dashboard, ``/metrics``).
+
+A request is let through when it carries one of the configured tokens: ``Authorization:
+Bearer <token>`` (API clients, Prometheus), the ``callhook_api_token`` cookie (the dashboard
+and its live stream), or ``?token=<token>`` once in the address, which sets that cookie so the
+browser sends it from then on. Tokens are compared in constant time. ``/healthz`` (load
+balancers), the API docs and the dashboard's static files stay open: they hold no call data.
+Anything else without a valid token is 401 ``{"error": {"code": "unauthorized", ...}}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs
+
+from callhook.receiver._asgi import ASGIApp, Message, Receive, Scope, Send, error_body, send_json
+
+__all__ = ["COOKIE", "ApiAuthMiddleware"]
+
+#: The cookie the dashboard keeps its token in.
+COOKIE = "callhook_api_token"
+_OPEN = frozenset(("/healthz", "/docs", "/openapi.json"))
+_OPEN_PREFIXES = ("/static/",)
+
+
+class ApiAuthMiddleware:
+    """Lets requests with a valid API token (or to an open path) through to ``app``."""
+
+    def __init__(self, app: ASGIApp, tokens: Sequence[str]) -> None:
+        if not tokens:
+            raise ValueError("ApiAuthMiddleware needs at least one token")
+        self.app = app
+        self._tokens = [token.encode() for token in tokens]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path in _OPEN or path.startswith(_OPEN_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        from_query = _query_token(scope)
+        if self._valid(_bearer(headers)) or self._valid(_cookie(headers)):
+            await self.app(scope, receive, send)
+        elif from_query is not None and self._valid(from_query):
+            await self.app(scope, receive, _setting_cookie(send, from_query))
+        else:
+            reason = (
+                "Invalid API token"
+                if any(t is not None for t in (_bearer(headers), _cookie(headers), from_query))
+                else "This endpoint needs the API token: send `Authorization: Bearer <token>`, "
+                "or open the dashboard once with ?token=<token>"
+            )
+            body = error_body("unauthorized", reason)
+            await send_json(send, 401, body, [(b"www-authenticate", b'Bearer realm="callhook"')])
+
+    def _valid(self, candidate: str | None) -> bool:
+        if candidate is None:
+            return False
+        given = candidate.encode()
+        # Every token is compared (no early exit), each in constant time.
+        return sum(hmac.compare_digest(given, token) for token in self._tokens) > 0
+
+
+def _bearer(headers: dict[bytes, bytes]) -> str | None:
+    value = headers.get(b"authorization", b"").decode("latin-1")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _cookie(headers: dict[bytes, bytes]) -> str | None:
+    raw = headers.get(b"cookie")
+    if raw is None:
+        return None
+    cookies: SimpleCookie = SimpleCookie()
+    try:
+        cookies.load(raw.decode("latin-1"))
+    except Exception:  # http.cookies raises CookieError and others on malformed headers
+        return None
+    morsel = cookies.get(COOKIE)
+    return morsel.value if morsel is not None and morsel.value else None
+
+
+def _query_token(scope: Scope) -> str | None:
+    query = scope.get("query_string", b"").decode("latin-1")
+    values = parse_qs(query).get("token")
+    return values[0] if values else None
+
+
+def _setting_cookie(send: Send, token: str) -> Send:
+    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
+
+    async def with_cookie(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [*message.get("headers", []), (b"set-cookie", cookie)]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return with_cookie
