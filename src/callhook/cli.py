@@ -117,7 +117,12 @@ def serve(
         Path | None, typer.Option("--config", help="TOML config file (see README).")
     ] = None,
 ) -> None:
-    """Receive webhook events: store them and answer queries (migrates the database first)."""
+    """Receive webhook events: store them and answer queries (migrates the database first).
+
+    Webhook auth: CALLHOOK_WEBHOOK_SECRET or CALLHOOK_SIGNING_SECRET.
+
+    Query API and dashboard: CALLHOOK_API_TOKEN. Both are required off loopback.
+    """
     from callhook.receiver import load_config
     from callhook.receiver import serve as run
 

@@ -21,6 +21,16 @@ def test_serve_refuses_a_public_address_without_auth(tmp_path: Path) -> None:
     assert not (tmp_path / "x.sqlite3").exists()
 
 
+def test_serve_refuses_a_public_address_without_an_api_token(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    env = {"CALLHOOK_WEBHOOK_SECRET": "s3cret"}
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--db", db], env=env)
+    assert result.exit_code == 2
+    assert "Refusing to listen on 0.0.0.0 without an API token" in result.output
+    assert "CALLHOOK_API_TOKEN" in result.output
+    assert not (tmp_path / "x.sqlite3").exists()
+
+
 def test_db_upgrade_migrates(db_url: str) -> None:
     result = runner.invoke(app, ["db", "upgrade", "--db", db_url])
     assert result.exit_code == 0, result.output
