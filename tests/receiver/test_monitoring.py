@@ -176,6 +176,10 @@ async def test_scripted_call_reaches_every_endpoint_and_survives_a_restart(
         if first.monitor_process is not None:
             stats = first.monitor_process.stats
             assert (stats.sent, stats.dropped, stats.restarts) == (len(script("M1")), 0, 0)
+        exposed = (await client.get("/metrics")).text
+        assert f'callhook_monitor_events_total{{outcome="fed"}} {len(script("M1"))}.0' in exposed
+        assert 'callhook_monitor_events_total{outcome="dropped"} 0.0' in exposed
+        assert ("callhook_monitor_restarts_total 0.0" in exposed) == (isolation == "process")
     assert first.monitor is None and first.monitor_process is None  # the lifespan closed it
     again = create_app(config, clock=Clock())
     async with serving(again) as client:
@@ -218,8 +222,9 @@ async def test_monitoring_can_be_switched_off(db_url: str) -> None:
     clock = Clock()
     app = create_app(config, clock=clock)
     async with serving(app) as client:
-        assert app.monitor is None
+        assert app.monitor is None and app.monitor_process is None
         await post_all(client, clock, script("M3")[:3])
+        assert "callhook_monitor_events" not in (await client.get("/metrics")).text
         assert (await client.get("/api/alerts")).json() == {"alerts": [], "nextCursor": None}
 
 

@@ -67,6 +67,8 @@ class ChildSettings(msgspec.Struct, frozen=True, kw_only=True):
 class MonitorProcessStats(msgspec.Struct, frozen=True, kw_only=True):
     #: Events written to the child (over all its restarts).
     sent: int
+    #: Events accepted by ``observe`` and not yet written to the child (the next flush).
+    pending: int
     #: Events not sent because the child was too far behind (or not running).
     dropped: int
     #: How many times a dead child was started again.
@@ -256,6 +258,7 @@ class MonitorProcess:
     def stats(self) -> MonitorProcessStats:
         return MonitorProcessStats(
             sent=self._sent,
+            pending=self._pending_events,
             dropped=self._dropped,
             restarts=self._restarts,
             buffered=self._buffered(),

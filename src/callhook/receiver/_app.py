@@ -24,7 +24,7 @@ from callhook.receiver._ingest import IngestApp, IngestListener
 from callhook.receiver._limits import LimitsMiddleware
 from callhook.receiver._live import LiveBus
 from callhook.receiver._metrics import ReceiverMetrics
-from callhook.receiver._monitoring import MonitorFeed, monitor_routes
+from callhook.receiver._monitoring import MonitorCollector, MonitorFeed, monitor_routes
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
 from callhook.store import Store
 
@@ -112,6 +112,7 @@ def create_app(
     metrics = ReceiverMetrics()
     live = LiveBus()
     feed = MonitorFeed(monitor)
+    metrics.registry.register(MonitorCollector(feed))
     ingest = IngestApp(
         the_store,
         metrics,

@@ -11,7 +11,9 @@ after a restart and from any receiver process on the same database.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -41,7 +43,7 @@ from callhook.store import (
     list_hang_impacts,
 )
 
-__all__ = ["MonitorFeed", "monitor_routes"]
+__all__ = ["MonitorCollector", "MonitorFeed", "monitor_routes"]
 
 
 _STATES = ("open", "resolved")
@@ -76,6 +78,49 @@ class MonitorFeed:
             await self.process.drain()
         elif self.monitor is not None:
             await self.monitor.drain()
+
+
+class MonitorCollector:
+    """``/metrics`` for the monitor fed by ``feed``, read at each scrape: events fed to it and
+    dropped for it (backlog full), restarts of its child process, bytes waiting for the child.
+    """
+
+    def __init__(self, feed: MonitorFeed) -> None:
+        self.feed = feed
+
+    def describe(self) -> list[Metric]:
+        return []  # metric names are fixed but which exist depends on the running mode
+
+    def collect(self) -> Iterator[Metric]:
+        fed = dropped = 0
+        process, monitor = self.feed.process, self.feed.monitor
+        if process is not None:
+            stats = process.stats
+            fed, dropped = stats.sent + stats.pending, stats.dropped
+        elif monitor is not None:
+            inline = monitor.stats
+            fed, dropped = inline.observed - inline.dropped, inline.dropped
+        else:
+            return
+        events = CounterMetricFamily(
+            "callhook_monitor_events",
+            "Stored events handed to the monitor (fed) or not, its backlog being full (dropped)",
+            labels=["outcome"],
+        )
+        events.add_metric(["fed"], fed)
+        events.add_metric(["dropped"], dropped)
+        yield events
+        if process is not None:
+            yield CounterMetricFamily(
+                "callhook_monitor_restarts",
+                "Times the monitor's child process died and was started again",
+                value=process.stats.restarts,
+            )
+            yield GaugeMetricFamily(
+                "callhook_monitor_backlog_bytes",
+                "Bytes of events waiting for the monitor's child process",
+                value=process.stats.buffered,
+            )
 
 
 def _choice(request: Request, name: str, allowed: tuple[str, ...], default: str | None) -> str:
