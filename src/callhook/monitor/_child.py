@@ -68,7 +68,7 @@ async def run() -> None:
     config = msgspec.structs.replace(config, isolation="inline")
     answer = sys.stdout.buffer
     async with (
-        Store(settings.database_url, migrate=False) as store,
+        Store(settings.database_url, migrate=False, readers=1) as store,
         Monitor(config, store=SqlAlertStore(store)) as monitor,
     ):
         while (header := await _frame(reader)) is not None:
