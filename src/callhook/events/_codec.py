@@ -131,8 +131,17 @@ class _MessageKey(msgspec.Struct, frozen=True):
     message_id: str = msgspec.field(name="messageId")
 
 
+class _KeysWire(msgspec.Struct, frozen=True):
+    messages: Opt[list[_MessageKey]] = UNSET
+
+
+class _KeysEnvelope(msgspec.Struct, frozen=True):
+    message: _KeysWire
+
+
 _LAZY_DECODER = msgspec.json.Decoder(_LazyEnvelope)
-_KEY_DECODER = msgspec.json.Decoder(_MessageKey)
+#: Every messageId in one pass over the body (the other keys are skipped in C).
+_KEYS_DECODER = msgspec.json.Decoder(_KeysEnvelope)
 _MESSAGE_DECODER = msgspec.json.Decoder(Message)
 
 
@@ -153,13 +162,14 @@ def decode_lazy(data: bytes | str, *, source: str | None = None) -> LazyEvent:
         raise _too_deep(source) from None
     messages: list[RawMessage] | None = None
     if isinstance(wire.messages, list):
-        messages = []
-        for index, raw in enumerate(wire.messages):
-            try:
-                key = _KEY_DECODER.decode(raw)
-            except msgspec.ValidationError as exc:
-                raise _nested_error(exc, f"$.message.messages[{index}]", source) from None
-            messages.append(RawMessage(key.message_id, raw))
+        try:
+            keys = _KEYS_DECODER.decode(data).message.messages
+        except msgspec.ValidationError as exc:
+            raise _validation_error(exc, source) from None
+        assert isinstance(keys, list)  # the same bytes decoded as a list just above
+        messages = [
+            RawMessage(key.message_id, raw) for key, raw in zip(keys, wire.messages, strict=True)
+        ]
     return LazyEvent(
         type=wire.type,
         timestamp=_or_none(wire.timestamp),
