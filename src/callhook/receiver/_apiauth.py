@@ -11,12 +11,21 @@ Anything else without a valid token is 401 ``{"error": {"code": "unauthorized", 
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
-from callhook.receiver._asgi import ASGIApp, Message, Receive, Scope, Send, error_body, send_json
+from callhook.receiver._asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    error_body,
+    header,
+    send_json,
+)
+from callhook.receiver._auth import matches_any
 
 __all__ = ["COOKIE", "ApiAuthMiddleware"]
 
@@ -43,16 +52,16 @@ class ApiAuthMiddleware:
         if path in _OPEN or path.startswith(_OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        from_query = _query_token(scope)
-        if self._valid(_bearer(headers)) or self._valid(_cookie(headers)):
+        bearer, cookie, from_query = _bearer(scope), _cookie(scope), _query_token(scope)
+        if self._valid(bearer) or self._valid(cookie):
             await self.app(scope, receive, send)
-        elif from_query is not None and self._valid(from_query):
+        elif self._valid(from_query):
+            assert from_query is not None
             await self.app(scope, receive, _setting_cookie(send, from_query))
         else:
             reason = (
                 "Invalid API token"
-                if any(t is not None for t in (_bearer(headers), _cookie(headers), from_query))
+                if any(t is not None for t in (bearer, cookie, from_query))
                 else "This endpoint needs the API token: send `Authorization: Bearer <token>`, "
                 "or open the dashboard once with ?token=<token>"
             )
@@ -60,21 +69,17 @@ class ApiAuthMiddleware:
             await send_json(send, 401, body, [(b"www-authenticate", b'Bearer realm="callhook"')])
 
     def _valid(self, candidate: str | None) -> bool:
-        if candidate is None:
-            return False
-        given = candidate.encode()
-        # Every token is compared (no early exit), each in constant time.
-        return sum(hmac.compare_digest(given, token) for token in self._tokens) > 0
+        return candidate is not None and matches_any(candidate.encode(), self._tokens)
 
 
-def _bearer(headers: dict[bytes, bytes]) -> str | None:
-    value = headers.get(b"authorization", b"").decode("latin-1")
+def _bearer(scope: Scope) -> str | None:
+    value = (header(scope, b"authorization") or b"").decode("latin-1")
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _cookie(headers: dict[bytes, bytes]) -> str | None:
-    raw = headers.get(b"cookie")
+def _cookie(scope: Scope) -> str | None:
+    raw = header(scope, b"cookie")
     if raw is None:
         return None
     cookies: SimpleCookie = SimpleCookie()

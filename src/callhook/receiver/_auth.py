@@ -12,6 +12,7 @@ from __future__ import annotations
 import binascii
 import hmac
 import logging
+from collections.abc import Sequence
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -28,7 +29,7 @@ from callhook.receiver._asgi import (
 )
 from callhook.receiver._config import AuthMode
 
-__all__ = ["AuthMiddleware", "read_body"]
+__all__ = ["AuthMiddleware", "matches_any", "read_body"]
 
 logger = logging.getLogger("callhook.receiver")
 
@@ -88,10 +89,7 @@ class AuthMiddleware:
                 break
         if given is None:
             raise VerificationError("Missing the x-interactly-secret header")
-        matched = False
-        for secret in self._secrets:  # every secret is compared: no early exit timing
-            matched |= hmac.compare_digest(given, secret)
-        if not matched:
+        if not matches_any(given, self._secrets):
             raise VerificationError("The x-interactly-secret header does not match")
 
     def _check_signature(self, scope: Scope, body: bytes) -> None:
@@ -127,3 +125,12 @@ def _replay(body: bytes) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+def matches_any(given: bytes, secrets: Sequence[bytes]) -> bool:
+    """Whether ``given`` equals one of ``secrets``: each compared in constant time, and every
+    one compared (no early exit that would time which one matched)."""
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(given, secret)
+    return matched

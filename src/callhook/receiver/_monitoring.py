@@ -92,10 +92,9 @@ class MonitorCollector:
         return []  # metric names are fixed but which exist depends on the running mode
 
     def collect(self) -> Iterator[Metric]:
-        fed = dropped = 0
         process, monitor = self.feed.process, self.feed.monitor
-        if process is not None:
-            stats = process.stats
+        stats = process.stats if process is not None else None
+        if stats is not None:
             fed, dropped = stats.sent + stats.pending, stats.dropped
         elif monitor is not None:
             inline = monitor.stats
@@ -110,16 +109,16 @@ class MonitorCollector:
         events.add_metric(["fed"], fed)
         events.add_metric(["dropped"], dropped)
         yield events
-        if process is not None:
+        if stats is not None:
             yield CounterMetricFamily(
                 "callhook_monitor_restarts",
                 "Times the monitor's child process died and was started again",
-                value=process.stats.restarts,
+                value=stats.restarts,
             )
             yield GaugeMetricFamily(
                 "callhook_monitor_backlog_bytes",
                 "Bytes of events waiting for the monitor's child process",
-                value=process.stats.buffered,
+                value=stats.buffered,
             )
 
 

@@ -172,27 +172,25 @@ class Store:
     async def _apply_split(
         self, writer: Writer, items: list[Incoming]
     ) -> list[Outcome | Exception]:
-        """One batch on SQLite: lock and commit in the writer thread, apply on the loop."""
+        """One batch on SQLite: lock and commit in the writer thread, apply on the loop.
+
+        As ``Writer.apply`` does, a batch the database refuses is given up and its events
+        retried one by one, so that one event cannot fail the others.
+        """
         loop = asyncio.get_running_loop()
-        pool = self._write_pool
-        await asyncio.shield(loop.run_in_executor(pool, writer.begin))
+
+        async def in_thread(fn: Callable[..., T], *args: object) -> T:
+            return await asyncio.shield(loop.run_in_executor(self._write_pool, fn, *args))
+
         try:
-            staged = writer.stage(items)
+            await in_thread(writer.begin)
+            return await in_thread(writer.commit, writer.stage(items))
         except SQLAlchemyError:
-            # As ``Writer.apply`` does: give up the batch, then each event alone, so that one
-            # event the database refuses cannot fail the others.
-            call_ids = {item.call_id for item in items if item.call_id is not None}
-            await asyncio.shield(loop.run_in_executor(pool, writer.abort, call_ids))
-            return await asyncio.shield(loop.run_in_executor(pool, writer.apply_each, items))
+            await in_thread(writer.close)  # rolls back what is open
+            return await in_thread(writer.apply_each, items)
         except BaseException:
-            call_ids = {item.call_id for item in items if item.call_id is not None}
-            await asyncio.shield(loop.run_in_executor(pool, writer.abort, call_ids))
+            await in_thread(writer.close)
             raise
-        try:
-            return await asyncio.shield(loop.run_in_executor(pool, writer.commit, staged))
-        except SQLAlchemyError:
-            await asyncio.shield(loop.run_in_executor(pool, writer.abort, staged.call_ids))
-            return await asyncio.shield(loop.run_in_executor(pool, writer.apply_each, items))
 
     async def _commit_loop(self) -> None:
         assert self._queue is not None and self._writer is not None

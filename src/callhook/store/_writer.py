@@ -135,8 +135,8 @@ class Writer:
     def stage(self, items: list[Incoming]) -> Staged:
         """Apply ``items`` in the transaction ``begin`` opened, without committing.
 
-        Raises what the database raises; the caller then calls ``abort`` (and may retry the
-        items with ``apply``).
+        Raises what the database raises (the cache entries of the batch's calls are dropped);
+        the caller then closes the writer and may retry the items with ``apply_each``.
         """
         if self._conn is None or self._transaction is None:
             raise RuntimeError("Writer.stage() needs Writer.begin() first")
@@ -161,11 +161,6 @@ class Writer:
             raise
         self._remember(staged.batch)
         return staged.results
-
-    def abort(self, call_ids: set[str]) -> None:
-        """Give up the open transaction and the cache entries of ``call_ids``."""
-        self._forget(call_ids)
-        self.close()
 
     def apply(self, items: list[Incoming]) -> list[Outcome | Exception]:
         """Apply ``items`` in order in one transaction; a result (or the error) per item.
@@ -193,17 +188,13 @@ class Writer:
         return self._conn
 
     def _apply_committed(self, items: list[Incoming]) -> list[Outcome | Exception]:
-        conn = self._connection()
-        batch = _Batch()
-        call_ids = {item.call_id for item in items if item.call_id is not None}
+        self.begin()
         try:
-            with conn.begin():
-                results = self._apply(conn, items, call_ids, batch)
+            staged = self.stage(items)
         except BaseException:
-            self._forget(call_ids)
+            self.close()  # rolls the transaction back
             raise
-        self._remember(batch)
-        return results
+        return self.commit(staged)
 
     def _forget(self, call_ids: set[str]) -> None:
         for call_id in call_ids:
