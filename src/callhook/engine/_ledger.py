@@ -87,6 +87,9 @@ class Ledger:
     llm_latencies: list[float] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    #: Provider-reported usage (``CallSession.usage``); ``None`` until reported.
+    tts_characters: int | None = None
+    stt_audio_ms: float | None = None
     llm_errors: int = 0
     stt_errors: int = 0
     hangs: int = 0

@@ -299,12 +299,15 @@ class CallSession(SessionCore):
         llm_queue_latency_ms: float = 0,
         input_tokens: int = 0,
         output_tokens: int = 0,
+        started_at: float | None = None,
     ) -> str:
         """The response's first audio plays: the hang timer stops and the message is emitted.
 
         ``text`` is the whole response; ``tts`` the synthesis figures (``audioDurationMs`` is
         the length of all its audio). Calls ``response_started`` first if the platform did not.
-        Returns the assistant messageId.
+        ``started_at`` (epoch ms, default now) is when the audio began, for a streaming
+        pipeline that knows the whole text only after its first audio played; the message
+        and the hang check use it. Returns the assistant messageId.
         """
         if self._response is None or self._response.audio_at is not None:
             self.response_started(text=text)
@@ -312,6 +315,8 @@ class CallSession(SessionCore):
         pending = self._pending
         assert response is not None and pending is not None
         now = self._scheduler.now_ms()
+        if started_at is not None:
+            now = max(min(started_at, now), response.started_at)
         if not pending.hanged and now >= pending.deadline:
             self._fire_hang(pending, now)  # overdue: the timer has not run yet
         hang_waited = now - pending.ended_at if pending.hanged else None
@@ -357,20 +362,22 @@ class CallSession(SessionCore):
         for message_id, kwargs in deferred:
             self._accept_user_turn(message_id, **kwargs)
 
-    def user_barged_in(self) -> bool:
+    def user_barged_in(self, *, heard_text: str | None = None) -> bool:
         """The user started speaking over a response that is pending or playing.
 
         With barge-in enabled the response stops: it becomes a skipped message on the next
-        user message. Returns False (nothing happens) when barge-in is disabled or no
-        response is in flight.
+        user message. ``heard_text`` is what the user heard when the platform knows it (the
+        text its audio output released before the interruption); by default it is the share
+        of the text the played audio covers, cut at a word. Returns False (nothing happens)
+        when barge-in is disabled or no response is in flight.
         """
         self._require_live()
         if self._response is None or not self.barge_in_enabled:
             return False
-        self._barge_in(self._scheduler.now_ms())
+        self._barge_in(self._scheduler.now_ms(), heard_text)
         return True
 
-    def _barge_in(self, now: float) -> None:
+    def _barge_in(self, now: float, heard_text: str | None = None) -> None:
         response = self._response
         assert response is not None
         self._response = None
@@ -397,7 +404,9 @@ class CallSession(SessionCore):
                 message_id=response.message_id,
                 text=response.text,
                 timestamp=round(response.audio_at or response.started_at),
-                played_text=played_text(response.text, played_ms, response.audio_ms),
+                played_text=heard_text
+                if heard_text is not None
+                else played_text(response.text, played_ms, response.audio_ms),
                 played_ms=round(played_ms),
             )
         )
@@ -442,6 +451,28 @@ class CallSession(SessionCore):
         """Speech-to-text failed (emits an ``stt_error`` event)."""
         self._emit_error("stt_error", code, message, provider, retryable, details)
         self.ledger.stt_errors += 1
+
+    def usage(
+        self,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        tts_characters: int = 0,
+        stt_audio_ms: float = 0.0,
+    ) -> None:
+        """Usage a provider reported, added to the call's cost inputs (any time, any order).
+
+        Tokens add to those given to ``response_audio_started``. Once TTS characters or STT
+        audio are reported, ``cost`` prices the reported totals instead of the responses'
+        text length and the call's length.
+        """
+        ledger = self.ledger
+        ledger.input_tokens += input_tokens
+        ledger.output_tokens += output_tokens
+        if tts_characters:
+            ledger.tts_characters = (ledger.tts_characters or 0) + tts_characters
+        if stt_audio_ms:
+            ledger.stt_audio_ms = (ledger.stt_audio_ms or 0.0) + stt_audio_ms
 
     def audio_chunk_delayed(self, latency_ms: float) -> None:
         """An inbound audio chunk arrived ``latency_ms`` late (feeds ``callStats.userAudio``)."""

@@ -188,11 +188,14 @@ class CostInputs:
 def build_cost(ledger: Ledger, prices: Prices, inputs: CostInputs) -> Cost:
     """``call.cost``; ``totalCost`` is the sum of the five vendor and platform costs."""
     minutes = inputs.duration_ms / 60_000.0
-    characters = sum(r.characters for r in ledger.tts if not r.cached)
+    characters = ledger.tts_characters
+    if characters is None:
+        characters = sum(r.characters for r in ledger.tts if not r.cached)
+    stt_minutes = minutes if ledger.stt_audio_ms is None else ledger.stt_audio_ms / 60_000.0
     platform = prices.platform_per_minute * minutes
     phone = prices.phone_per_minute.get(inputs.phone_provider, 0.0) * minutes
     tts = prices.tts_per_character.get(inputs.tts_vendor, 0.0) * characters
-    stt = prices.stt_per_minute.get(inputs.stt_vendor, 0.0) * minutes
+    stt = prices.stt_per_minute.get(inputs.stt_vendor, 0.0) * stt_minutes
     llm = (
         prices.llm_per_input_token.get(inputs.llm_provider, 0.0) * ledger.input_tokens
         + prices.llm_per_output_token.get(inputs.llm_provider, 0.0) * ledger.output_tokens
