@@ -62,6 +62,10 @@ class ReceiverConfig:
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     max_batch: int = 256
     log_level: str = "info"
+    #: Seconds a client has to send a request's line and headers (else 408 and closed).
+    header_timeout: float = 10.0
+    #: Seconds a request body may stall between two reads (else the connection is closed).
+    body_timeout: float = 30.0
     #: The ``[monitor]`` section of the config file (defaults when absent; see README).
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
@@ -71,6 +75,10 @@ class ReceiverConfig:
             raise ConfigError("webhook path must start with '/'", setting="webhook.path")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be at least 1024", setting="webhook")
+        for name in ("header_timeout", "body_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{name} must be a positive number of seconds", setting="server")
         if not 4 <= self.max_depth <= 1000:
             raise ConfigError("max_depth must be between 4 and 1000", setting="webhook")
         if self.auth is not AuthMode.NONE and not self.secrets:
@@ -182,6 +190,8 @@ _FILE_KEYS = {
     ("server", "host"): "host",
     ("server", "port"): "port",
     ("server", "log_level"): "log_level",
+    ("server", "header_timeout"): "header_timeout",
+    ("server", "body_timeout"): "body_timeout",
     ("webhook", "path"): "webhook_path",
     ("webhook", "max_body_bytes"): "max_body_bytes",
     ("webhook", "max_depth"): "max_depth",

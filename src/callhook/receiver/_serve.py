@@ -1,4 +1,5 @@
-"""``serve``: run the receiver under uvicorn (uvloop + httptools when available)."""
+"""``serve``: run the receiver under uvicorn (httptools with read timeouts; uvloop when
+available)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import uvicorn
 
 from callhook.receiver._app import ReceiverApp, create_app
 from callhook.receiver._config import ReceiverConfig
+from callhook.receiver._timeouts import timed_protocol
 from callhook.store import upgrade
 
 __all__ = ["serve"]
@@ -23,7 +25,6 @@ def serve(config: ReceiverConfig) -> None:
     upgrade(config.database_url)
     app = create_app(config)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     logger.info("receiver.serving %s:%s auth=%s", config.host, config.port, config.auth.value)
     server = _Server(
         uvicorn.Config(
@@ -31,7 +32,7 @@ def serve(config: ReceiverConfig) -> None:
             host=config.host,
             port=config.port,
             loop=loop,
-            http=http,
+            http=timed_protocol(config.header_timeout, config.body_timeout),
             lifespan="on",
             access_log=False,
             log_level=config.log_level,
