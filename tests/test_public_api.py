@@ -324,10 +324,12 @@ def test_sim_exports_are_sorted_and_exact() -> None:
     names = callhook.sim.__all__
     assert names == sorted(names, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
     assert set(names) == {
-        "DEFAULT_PROFILE", "SCENARIOS", "AssistantProfile", "CallDriver", "CallPlan",
+        "DEFAULT_PROFILE", "DELIVERY_TIMEOUT_S", "SCENARIOS", "AssistantProfile", "CallDriver",
+        "CallPlan",
         "CallShape", "CountingSink", "Dialogue", "Latency", "LatencyProfile", "Profile",
         "ProfileError", "Rates", "Scenario", "ScaledScheduler", "SimulationReport",
-        "SimulationResult", "TurnPlan", "build_assistant", "demo_profile", "load_profile",
+        "SimulationResult", "TurnPlan", "build_assistant", "delivery_server", "demo_profile",
+        "load_profile",
         "pick_dialogue", "plan_call", "plan_calls", "run_demo", "run_simulation",
         "running_server", "simulate", "summary_table",
     }  # fmt: skip

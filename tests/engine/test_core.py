@@ -210,3 +210,50 @@ def test_a_turn_hangs_exactly_when_its_response_comes_at_or_after_the_threshold(
     assert [h.pending_message_id for h in _hangs(sink.events)] == expected
     for envelope in sink.envelopes:
         assert events.decode(events.encode(envelope)) == envelope
+
+
+def test_a_barge_in_before_the_response_plays_keeps_the_hang_timer() -> None:
+    """SPEC §2: only a response starting to play cancels the timer (issue 21 item 11)."""
+    session, scheduler, sink = make_session()
+    session.user_turn_finalised("Hello")
+    scheduler.advance(1000)
+    session.response_started(text="Hi! How")
+    scheduler.advance(1000)
+    assert session.user_barged_in() is True
+    scheduler.advance(8000)
+    (hang,) = _hangs(sink.events)
+    assert (hang.pending_message_id, hang.waited_ms) == ("user-1", 5000)
+    assert hang.stage == "llm"  # the interrupted response is gone; none is being answered
+
+
+def test_after_a_barge_in_before_playback_the_same_turn_can_still_be_answered() -> None:
+    session, scheduler, sink = make_session()
+    session.user_turn_finalised("Hello")
+    scheduler.advance(1000)
+    session.response_started()
+    scheduler.advance(500)
+    session.user_barged_in()
+    scheduler.advance(5000)
+    session.response_started()
+    scheduler.advance(500)
+    session.response_audio_started("Sorry, go on.")
+    message = _last_message(sink)
+    assert message.metrics.hang.waited_ms == 7000  # type: ignore[union-attr]
+    assert len(_hangs(sink.events)) == 1
+    assert scheduler.pending == 0
+
+
+def test_a_new_user_message_after_a_barge_in_restarts_the_timer_for_it() -> None:
+    session, scheduler, sink = make_session()
+    session.user_turn_finalised("Hello")
+    scheduler.advance(1000)
+    session.response_started()
+    scheduler.advance(1000)
+    session.user_barged_in()
+    scheduler.advance(1000)
+    session.user_turn_finalised("Can you hear me?")
+    scheduler.advance(4999)
+    assert _hangs(sink.events) == []
+    scheduler.advance(1)
+    (hang,) = _hangs(sink.events)
+    assert (hang.pending_message_id, hang.waited_ms) == ("user-2", 5000)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 
 import pytest
 
+from callhook import events
 from callhook.engine import (
     REDACTED,
     AnalysisInput,
@@ -20,14 +22,17 @@ from callhook.engine import (
 from callhook.events import (
     UNSET,
     Analysis,
+    AssistantOverrides,
     AssistantServer,
     AudioMetrics,
+    Call,
     ConversationUpdate,
     EndOfCallReport,
     ErrorInfo,
     LlmMetrics,
     MessageMetrics,
     PlayerMetrics,
+    Recording,
     SkippedMessage,
     SpeechConfig,
     StatusUpdate,
@@ -119,6 +124,70 @@ def test_an_impossible_status_change_is_refused() -> None:
         session.queued()
 
 
+class _TickingScheduler(FakeScheduler):
+    """A clock that moves 1 ms at every read, as a real one may between two reads."""
+
+    def now_ms(self) -> float:
+        self.advance(1)
+        return super().now_ms()
+
+
+def test_the_finished_status_and_the_report_carry_one_end_time() -> None:
+    """One clock read ends the call (issue 21 item 12)."""
+    scheduler = _TickingScheduler(START_MS)
+    sink = ListSink()
+    session = CallSession(make_assistant(), make_params(), scheduler=scheduler, sink=sink)
+    session.initiated()
+    session.answered()
+    scheduler.advance(30_000)
+    session.ended("user")
+    finished, report = sink.events[-2:]
+    assert isinstance(finished, StatusUpdate) and isinstance(report, EndOfCallReport)
+    assert isinstance(finished.call, Call) and isinstance(report.call, Call)
+    assert finished.call.end_at == report.call.end_at
+    assert finished.call.assistant_call_duration == report.call.assistant_call_duration
+    assert finished.call.start_at == report.call.start_at
+    ended_at = datetime.fromisoformat(str(report.call.end_at)).timestamp() * 1000
+    assert finished.timestamp == round(ended_at)  # the status change is the end itself
+    assert report.call.cost.call_duration * 1000 == pytest.approx(  # type: ignore[union-attr]
+        report.call.assistant_call_duration, abs=1
+    )
+
+
+def test_the_report_fills_the_recording_by_default() -> None:
+    """SPEC §2: the report carries a filled recording (issue 21 item 15)."""
+    session, _, sink = make_session()
+    session.ended("user")
+    report = sink.events[-1]
+    assert isinstance(report, EndOfCallReport) and isinstance(report.call, Call)
+    assert report.call.recording == Recording(
+        s3_bucket="callhook-recordings",
+        path="67c0231ae6880fe48ef929ee/WC-82015760-c3bd-427d-a23b-ba9b07e4ab85.mp3",
+    )
+    # During the call it stays the empty shape.
+    assert sink.events[0].call.recording == Recording(s3_bucket="", path="")  # type: ignore[union-attr]
+
+
+def test_every_dynamic_variable_gets_a_validation_entry() -> None:
+    """SPEC §3: ``{dynamicVariables: {name: value}, variablesValidations: {name: "none"}}``."""
+    overrides = AssistantOverrides(
+        dynamic_variables={"clinic": "Apollo", "date": "Monday"},
+        variables_validations={"clinic": "required"},
+    )
+    session, _, sink = make_session(assistant_overrides=overrides)
+    session.ended("user")
+    for event in sink.events:
+        assert event.call.assistant_overrides == AssistantOverrides(  # type: ignore[union-attr]
+            dynamic_variables={"clinic": "Apollo", "date": "Monday"},
+            variables_validations={"clinic": "required", "date": "none"},
+        )
+
+
+def test_calls_without_variables_carry_empty_overrides() -> None:
+    _, _, sink = make_session(assistant_overrides=None)
+    assert events.encode(sink.envelopes[0]).count(b'"assistantOverrides":{}') == 1
+
+
 def test_the_report_carries_duration_trigger_and_recording_path() -> None:
     config = EngineConfig(recording_bucket="recordings")
     session, scheduler, sink = make_session(config=config)
@@ -177,6 +246,41 @@ def test_messages_carry_spec_ids_and_clock_derived_metrics() -> None:
     assert metrics.interactly_player == PlayerMetrics(wait_time_ms=352)
     assert metrics.tts.audio_duration_ms == 3207  # type: ignore[union-attr]
     assert metrics.timeline == TimelineMetrics(total_elapsed_time_ms=6770)
+
+
+def test_the_transcript_is_never_done_after_the_message_is_finalised() -> None:
+    """``stt.timestampMs`` is clamped to the finalisation (issue 21 item 13)."""
+    session, scheduler, sink = make_session()
+    scheduler.advance(3000)
+    session.user_turn_finalised("Hello.", stt=SttMetrics(timestamp_ms=START_MS + 3198))
+    scheduler.advance(1000)
+    session.user_turn_finalised("Again.", stt=SttMetrics(timestamp_ms=START_MS + 3500))
+    first, second = (u.messages[-1] for u in _updates(sink))  # type: ignore[index]
+    assert first.metrics.stt.timestamp_ms == first.timestamp == START_MS + 3000  # type: ignore[union-attr]
+    assert second.metrics.stt.timestamp_ms == START_MS + 3500  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("started", "ended", "stt"),
+    [
+        (START_MS + 100.5, START_MS + 1200.5, SttMetrics()),
+        (START_MS + 100.4, START_MS + 1200.6, SttMetrics(duration_ms=1100)),
+        (None, START_MS + 1999.5, SttMetrics(duration_ms=1499)),
+        (START_MS + 100.5, None, SttMetrics()),
+    ],
+)
+def test_stt_duration_is_always_end_offset_minus_start_offset(
+    started: float | None, ended: float | None, stt: SttMetrics
+) -> None:
+    """Offsets and duration agree whatever mix was reported (issue 21 item 14)."""
+    session, scheduler, sink = make_session()
+    scheduler.advance(2500)
+    session.user_turn_finalised("Hello.", stt=stt, speech_started_at=started, speech_ended_at=ended)
+    got = _updates(sink)[-1].messages[-1].metrics.stt  # type: ignore[index, union-attr]
+    assert isinstance(got, SttMetrics)
+    assert got.duration_ms == got.end_offset_ms - got.start_offset_ms  # type: ignore[operator]
+    if isinstance(stt.duration_ms, int):
+        assert got.duration_ms == stt.duration_ms
 
 
 def test_every_update_carries_the_whole_history() -> None:

@@ -7,7 +7,7 @@ from collections import Counter
 
 from callhook import events
 from callhook.engine import FakeScheduler, ListSink
-from callhook.sim._driver import CallDriver, build_assistant
+from callhook.sim._driver import CallDriver, build_assistant, delivery_server
 from callhook.sim._plan import CallPlan
 from callhook.sim._profile import load_profile
 from callhook.sim._runner import plan_calls
@@ -18,7 +18,8 @@ def _drive(plans: list[CallPlan], seed: int = 0) -> tuple[ListSink, list[CallDri
     scheduler = FakeScheduler()
     sink = ListSink()
     assistants = {
-        a.name: build_assistant(a, "http://127.0.0.1:9/webhook") for a in profile.assistants
+        a.name: build_assistant(a, delivery_server("http://127.0.0.1:9/webhook"))
+        for a in profile.assistants
     }
     drivers = []
     for index, plan in enumerate(plans):

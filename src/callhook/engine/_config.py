@@ -69,14 +69,14 @@ class EngineConfig:
     ``hang_threshold_ms`` is the default hang threshold; ``hang_thresholds`` overrides it per
     assistant id. ``redact_secrets`` replaces ``assistantServer.secret`` and the values of
     ``assistantServer.headers`` in every emitted payload. ``recording_bucket`` fills
-    ``call.recording.s3Bucket`` at the end.
+    ``call.recording.s3Bucket`` in the end-of-call report (SPEC §2: a filled recording).
     """
 
     hang_threshold_ms: float = DEFAULT_HANG_THRESHOLD_MS
     hang_thresholds: Mapping[str, float] = field(default_factory=dict)
     prices: Prices = field(default_factory=Prices)
     redact_secrets: bool = True
-    recording_bucket: str = ""
+    recording_bucket: str = "callhook-recordings"
 
     def hang_threshold_for(self, assistant_id: str) -> float:
         """The hang threshold (ms) of one assistant."""

@@ -174,10 +174,10 @@ class SessionCore:
     def _emit(self, event: Event) -> None:
         self._sink.emit(Envelope(event))
 
-    def _emit_status(self) -> None:
+    def _emit_status(self, now: float) -> None:
         self._emit(
             StatusUpdate(
-                timestamp=round(self._scheduler.now_ms()),
+                timestamp=round(now),
                 call=self._call,
                 assistant=self._views.full,
                 phone=self._phone,
@@ -325,11 +325,13 @@ class SessionCore:
 
     # -- bot turns ------------------------------------------------------------------------
 
-    def _close_bot_turns(self, response: Response, segments: tuple[Segment, ...]) -> None:
-        """Record the played stretches of ``response``, which stops playing now."""
+    def _close_bot_turns(
+        self, response: Response, segments: tuple[Segment, ...], now: float
+    ) -> None:
+        """Record the played stretches of ``response``, which stops playing at ``now``."""
         assert response.audio_at is not None
         start = self._elapsed(response.audio_at)
-        end = self._elapsed(self._scheduler.now_ms())
+        end = self._elapsed(now)
         if not segments:
             self.ledger.bot_turns.append(
                 BotTurnRecord(start, end, response.audio_ms, response.user_message_id)
@@ -355,7 +357,9 @@ class SessionCore:
             ended_by=self.ended_by.value if self.ended_by else "",
         )
 
-    def _finish(self, *, failed: bool) -> None:
+    def _finish(self, *, failed: bool, ended_at: float) -> None:
+        """Start the end-of-call report of a call that ended at ``ended_at`` (epoch ms): the
+        same instant as the finished status-update's ``endAt`` and duration."""
         if self._pending is not None:
             self._cancel_hang()
         if self._max_timer is not None:
@@ -371,7 +375,6 @@ class SessionCore:
             error_codes=tuple(self._error_codes),
             dynamic_variables=self.variables,
         )
-        ended_at = self._scheduler.now_ms()
         self._scheduler.spawn(self._report(call, ended_at), name=f"callhook.report.{self.call_id}")
 
     async def _report(self, call: AnalysisInput, ended_at: float) -> None:

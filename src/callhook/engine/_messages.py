@@ -73,7 +73,7 @@ def iso(epoch_ms: float) -> str:
 
 def base_call(params: CallParams, assistant_id: str) -> Call:
     """The parts of ``call`` that do not change during the call."""
-    overrides = params.assistant_overrides or AssistantOverrides()
+    overrides = _with_validations(params.assistant_overrides or AssistantOverrides())
     return Call(
         id=params.id,
         team_id=params.team_id,
@@ -90,6 +90,19 @@ def base_call(params: CallParams, assistant_id: str) -> Call:
         metadata=dict(params.metadata),
         monitor=Monitor(control_url=params.monitor_url) if params.monitor_url else UNSET,
     )
+
+
+def _with_validations(overrides: AssistantOverrides) -> AssistantOverrides:
+    """``overrides`` with a ``variablesValidations`` entry (``"none"``) for every dynamic
+    variable that has none (SPEC §3); given entries are kept."""
+    variables = overrides.dynamic_variables
+    if not isinstance(variables, dict) or not variables:
+        return overrides
+    given = overrides.variables_validations
+    validations = dict.fromkeys(variables, "none")
+    if isinstance(given, dict):
+        validations.update(given)
+    return msgspec.structs.replace(overrides, variables_validations=validations)
 
 
 def status_call(base: Call, status: CallStatus, start_at_ms: float, reason: str = "") -> Call:
@@ -193,7 +206,9 @@ def user_turn(
     Computed: timeline; stt timestamp, offsets, duration, relative latency (from the speech
     start/end, else ``stt.durationMs``); audio from the reported chunk delays and losses; EOU
     turn detection time (finalised - end of speech). ``confidence`` and ``vadMs`` only when
-    reported.
+    reported. Two rules hold whatever was reported: ``stt.timestampMs`` (transcript done) is
+    never later than ``now``, the finalisation that emits the message; a computed offset or
+    duration is derived from the other two, so ``durationMs == endOffsetMs - startOffsetMs``.
     """
     elapsed = round(now - call_start)
     offset = round(now - previous) if previous is not None else elapsed
@@ -203,14 +218,16 @@ def user_turn(
     if since is None and isinstance(stt.duration_ms, int | float):
         since = until - stt.duration_ms
     since = since if since is not None else until
-    stt = merge(
-        stt,
-        timestamp_ms=round(now),
-        start_offset_ms=round(since - call_start),
-        end_offset_ms=round(until - call_start),
-        duration_ms=round(until - since),
-        relative_latency_ms=round(now - until),
-    )
+    stt = merge(stt, end_offset_ms=round(until - call_start))
+    if isinstance(stt.duration_ms, int | float) and isinstance(stt.end_offset_ms, int | float):
+        stt = merge(stt, start_offset_ms=round(stt.end_offset_ms - stt.duration_ms))
+    stt = merge(stt, start_offset_ms=round(since - call_start))
+    if isinstance(stt.start_offset_ms, int | float) and isinstance(stt.end_offset_ms, int | float):
+        stt = merge(stt, duration_ms=round(stt.end_offset_ms - stt.start_offset_ms))
+    done = stt.timestamp_ms
+    if isinstance(done, int | float) and done > now:
+        stt = msgspec.structs.replace(stt, timestamp_ms=round(now))
+    stt = merge(stt, timestamp_ms=round(now), relative_latency_ms=round(now - until))
     audio = merge(
         audio or AudioMetrics(),
         delayed_packets_per_turn_count=health.delayed_in_turn,

@@ -114,11 +114,12 @@ class CallSession(SessionCore):
 
     def failed_to_start(self, reason: str = "Call failed to start") -> None:
         """The call was rejected before it started (for example a concurrency limit)."""
+        now = self._scheduler.now_ms()
         self._set_status(
-            CallStatus.FAILED, {None, CallStatus.INITIATED, CallStatus.QUEUED}, reason=reason
+            CallStatus.FAILED, {None, CallStatus.INITIATED, CallStatus.QUEUED}, reason, now=now
         )
         self.ended_by = EndTrigger.SYSTEM
-        self._finish(failed=True)
+        self._finish(failed=True, ended_at=now)
 
     def ended(self, by: EndTrigger | str) -> None:
         """Either side hung up, or the system ended the call. A second call does nothing."""
@@ -128,19 +129,24 @@ class CallSession(SessionCore):
         if self._status not in live:
             raise EngineError("the call was never initiated", call_id=self.call_id)
         self.ended_by = EndTrigger(by)
+        now = self._scheduler.now_ms()  # the one reading of the end: status, report, turns
         if self._response is not None and self._response.audio_at is not None:
-            self._close_bot_turns(self._response, ())
+            self._close_bot_turns(self._response, (), now)
         self._response = None
         self._cancel_hang()
         if self._max_timer is not None:
             self._max_timer.cancel()
-        now = self._scheduler.now_ms()
         self._call = self._final_call(now)
-        self._set_status(CallStatus.FINISHED, live)
-        self._finish(failed=False)
+        self._set_status(CallStatus.FINISHED, live, now=now)
+        self._finish(failed=False, ended_at=now)
 
     def _set_status(
-        self, status: CallStatus, allowed: Container[CallStatus | None], reason: str = ""
+        self,
+        status: CallStatus,
+        allowed: Container[CallStatus | None],
+        reason: str = "",
+        *,
+        now: float | None = None,
     ) -> None:
         if self._status not in allowed:
             before = self._status.value if self._status else "not initiated"
@@ -149,7 +155,7 @@ class CallSession(SessionCore):
         start = self._answered_at if self._answered_at is not None else self._created_at
         if status is not CallStatus.FINISHED:
             self._call = status_call(self._base, status, start, reason)
-        self._emit_status()
+        self._emit_status(self._scheduler.now_ms() if now is None else now)
 
     def _max_duration(self) -> None:
         if self._status in (CallStatus.ONGOING, CallStatus.FORWARDED):
@@ -353,7 +359,7 @@ class CallSession(SessionCore):
         response = self._response
         if response is None or response.audio_at is None:
             raise EngineError("no response is playing", call_id=self.call_id)
-        self._close_bot_turns(response, tuple(segments))
+        self._close_bot_turns(response, tuple(segments), self._scheduler.now_ms())
         self._response = None
         if self._ending:
             self.ended(EndTrigger.BOT)
@@ -381,7 +387,10 @@ class CallSession(SessionCore):
         response = self._response
         assert response is not None
         self._response = None
-        self._cancel_hang()
+        # The hang timer keeps running (SPEC §2: only a response starting to play cancels it);
+        # a response cut off before it played leaves the user turn to be answered again.
+        if response.audio_at is None and self._pending is not None:
+            self._pending.responding = False
         self.ledger.barge_ins += 1
         played_ms = 0.0
         if response.audio_at is None:

@@ -6,7 +6,7 @@ Not imported by the rest of the library; ``callhook simulate`` and ``callhook de
 from callhook.sim._clock import ScaledScheduler
 from callhook.sim._corpus import SCENARIOS, Dialogue, Scenario, pick_dialogue
 from callhook.sim._demo import demo_profile, run_demo, running_server
-from callhook.sim._driver import CallDriver, build_assistant
+from callhook.sim._driver import DELIVERY_TIMEOUT_S, CallDriver, build_assistant, delivery_server
 from callhook.sim._plan import CallPlan, TurnPlan, plan_call
 from callhook.sim._profile import (
     DEFAULT_PROFILE,
@@ -25,6 +25,7 @@ from callhook.sim._summary import summary_table
 
 __all__ = [
     "DEFAULT_PROFILE",
+    "DELIVERY_TIMEOUT_S",
     "SCENARIOS",
     "AssistantProfile",
     "CallDriver",
@@ -43,6 +44,7 @@ __all__ = [
     "SimulationResult",
     "TurnPlan",
     "build_assistant",
+    "delivery_server",
     "demo_profile",
     "load_profile",
     "pick_dialogue",

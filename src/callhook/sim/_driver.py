@@ -18,8 +18,8 @@ from callhook.events import (
     AssistantAnalysis,
     AssistantOverrides,
     AssistantServer,
-    AudioMetrics,
     EouMetrics,
+    EventType,
     SpeechConfig,
     SttConfig,
     SttMetrics,
@@ -30,11 +30,13 @@ from callhook.events import (
 from callhook.sim._plan import CallPlan, TurnPlan
 from callhook.sim._profile import AssistantProfile
 
-__all__ = ["CallDriver", "build_assistant"]
+__all__ = ["DELIVERY_TIMEOUT_S", "CallDriver", "build_assistant", "delivery_server"]
 
 logger = logging.getLogger("callhook.sim")
 
 TEAM_ID = "team-callhook-sim"
+#: ``timeoutSeconds`` of simulated deliveries (a local receiver answers in far less).
+DELIVERY_TIMEOUT_S = 10.0
 _MS_PER_WORD = 330.0
 _ERRORS = {
     "llm": ("rate_limit_exceeded", "Rate limit exceeded for organization", True),
@@ -46,27 +48,29 @@ _ERRORS = {
 }
 
 
-def build_assistant(profile: AssistantProfile, server_url: str | None) -> Assistant:
-    """The assistant object a platform would hold for this profile entry."""
-    assistant_id = hashlib.sha1(profile.name.encode()).hexdigest()[:24]
-    server = (
-        AssistantServer(
-            enabled=True,
-            url=server_url,
-            timeout_seconds=20,
-            secret="",
-            headers={},
-            messages=[
-                "status-update",
-                "conversation-update",
-                "end-of-call-report",
-                "hang",
-                "error",
-            ],
-        )
-        if server_url
-        else AssistantServer(enabled=False)
+def delivery_server(
+    url: str, *, secret: str = "", timeout_seconds: float = DELIVERY_TIMEOUT_S
+) -> AssistantServer:
+    """The ``assistantServer`` of every simulated assistant: all five event types to ``url``.
+
+    The same object configures delivery and is echoed in the payloads (with the secret
+    redacted by the engine), so what a receiver reads is what was used.
+    """
+    return AssistantServer(
+        enabled=True,
+        url=url,
+        timeout_seconds=timeout_seconds,
+        secret=secret,
+        headers={},
+        messages=[t.value for t in EventType],
     )
+
+
+def build_assistant(profile: AssistantProfile, server: AssistantServer | None) -> Assistant:
+    """The assistant object a platform would hold for this profile entry; ``server`` is its
+    delivery configuration (``None``: delivery disabled)."""
+    assistant_id = hashlib.sha1(profile.name.encode()).hexdigest()[:24]
+    server = server if server is not None else AssistantServer(enabled=False)
     schema = {
         "type": "object",
         "properties": {
@@ -133,7 +137,6 @@ class CallDriver:
         )
         self.session = CallSession(assistant, params, scheduler=scheduler, sink=sink, rng=rng)
         self._turn = 0
-        self._audio_received_ms = 0.0
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -196,12 +199,13 @@ class CallDriver:
 
     def _user_speaks(self, turn: TurnPlan) -> None:
         started = self._scheduler.now_ms()
-        self._step(turn.speech_ms + turn.eou_ms, lambda: self._user_finalised(turn, started))
+        # The message is final once both the end of utterance is detected and the transcript
+        # is done, whichever comes last.
+        wait = turn.speech_ms + max(turn.eou_ms, turn.stt_ms)
+        self._step(wait, lambda: self._user_finalised(turn, started))
 
     def _user_finalised(self, turn: TurnPlan, started: float) -> None:
-        now = self._scheduler.now_ms()
-        ended = now - turn.eou_ms
-        self._audio_received_ms += now - started
+        ended = started + turn.speech_ms
         if turn.stt_error:
             code, message, retryable = _ERRORS["stt"]
             self.session.stt_failed(code, message, provider="deepgram", retryable=retryable)
@@ -209,14 +213,14 @@ class CallDriver:
             return
         self.session.user_turn_finalised(
             turn.user_text,
+            # Offsets, duration and the audio received so far (the whole call's inbound
+            # stream) are left to the session, which derives them from one clock.
             stt=SttMetrics(
                 timestamp_ms=round(ended + turn.stt_ms),
-                duration_ms=round(turn.speech_ms),
                 vad_ms=round(turn.eou_ms * 0.4),
                 relative_latency_ms=round(turn.stt_ms),
                 confidence=turn.stt_confidence,
             ),
-            audio=AudioMetrics(total_audio_received_ms=round(self._audio_received_ms)),
             eou=EouMetrics(turn_detection_time_ms=round(turn.eou_ms), queue_latency_ms=0),
             speech_started_at=started,
             speech_ended_at=ended,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callhook.engine import EventSink
-from callhook.events import Envelope, Event, EventType
+from callhook.events import AssistantServer, Envelope, Event, EventType
 from callhook.sim._clock import ScaledScheduler
 from callhook.sim._driver import CallDriver, build_assistant
 from callhook.sim._plan import CallPlan, plan_call
@@ -76,11 +76,15 @@ async def run_simulation(
     rate: float | None = None,
     seed: int = 0,
     speed: float = 1.0,
-    server_url: str | None = None,
+    server: AssistantServer | None = None,
     on_call_done: Callable[[CallPlan], None] | None = None,
 ) -> SimulationReport:
     """Play ``calls`` planned calls, at most ``concurrency`` at once, starting at most ``rate``
-    calls per real second; returns once every call has ended and its report was emitted."""
+    calls per real second; returns once every call has ended and its report was emitted.
+
+    ``server`` is the assistants' ``assistantServer`` (see ``delivery_server``), echoed in
+    the payloads; ``None`` leaves delivery disabled in them.
+    """
     if calls < 0 or concurrency < 1 or (rate is not None and rate <= 0):
         raise ValueError("calls must be >= 0, concurrency >= 1 and rate > 0")
     plans = plan_calls(profile, calls, seed)
@@ -90,7 +94,7 @@ async def run_simulation(
     slots = asyncio.Semaphore(concurrency)
     finished: list[asyncio.Future[CallDriver]] = []
     drivers: list[CallDriver] = []
-    assistants = {a.name: build_assistant(a, server_url) for a in profile.assistants}
+    assistants = {a.name: build_assistant(a, server) for a in profile.assistants}
     try:
         for index, plan in enumerate(plans):
             if rate is not None and index:

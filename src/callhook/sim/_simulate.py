@@ -17,8 +17,8 @@ from callhook.delivery import (
     servers_by_assistant,
 )
 from callhook.engine import EventSink
-from callhook.events import Envelope, Event, EventType
-from callhook.sim._driver import build_assistant
+from callhook.events import Envelope, Event
+from callhook.sim._driver import build_assistant, delivery_server
 from callhook.sim._plan import CallPlan
 from callhook.sim._profile import Profile
 from callhook.sim._runner import SimulationReport, run_simulation
@@ -70,14 +70,8 @@ async def simulate(
 
     ``also`` receives every event too (tests compare it with what the receiver stored).
     """
-    server = {
-        "enabled": True,
-        "url": url,
-        "timeoutSeconds": 10,
-        "secret": secret,
-        "messages": [t.value for t in EventType],
-    }
-    assistant_ids = [build_assistant(a, url).id for a in profile.assistants]
+    server = delivery_server(url, secret=secret)  # delivers, and is echoed in the payloads
+    assistant_ids = [build_assistant(a, server).id for a in profile.assistants]
     servers = servers_by_assistant({str(i): server for i in assistant_ids})
     async with Dispatcher(
         outbox_url, servers=servers, policy=policy, transport=transport
@@ -91,7 +85,7 @@ async def simulate(
             rate=rate,
             seed=seed,
             speed=speed,
-            server_url=url,
+            server=server,
             on_call_done=on_call_done,
         )
         await dispatcher.flush()
