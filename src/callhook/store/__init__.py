@@ -9,6 +9,13 @@ tables (alert history, hang impacts, sentiment) are written with ``Store.write``
 """
 
 from callhook.store._engine import DEFAULT_URL, make_engine, normalize_url, write_transaction
+from callhook.store._erasure import (
+    Erased,
+    erase_calls,
+    erase_user_number,
+    list_erasures,
+    remove_calls,
+)
 from callhook.store._merge import STATUS_RANK, CallState, merge
 from callhook.store._migrate import head_revision, upgrade
 from callhook.store._monitoring import (
@@ -34,6 +41,7 @@ from callhook.store._queries import (
     list_messages,
     list_unattributed,
 )
+from callhook.store._retention import DAY_MS, Cutoffs, Purger, PurgeStep
 from callhook.store._schema import metadata
 from callhook.store._store import Store
 from callhook.store._timeseries import (
@@ -46,27 +54,35 @@ from callhook.store._timeseries import (
 from callhook.store._writer import Outcome, Writer
 
 __all__ = [
+    "DAY_MS",
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_URL",
     "LATENCY_STAGES",
     "STATUS_RANK",
     "CallFilter",
     "CallState",
+    "Cutoffs",
+    "Erased",
     "Incoming",
     "InvalidCursor",
     "Outcome",
     "Page",
+    "PurgeStep",
+    "Purger",
     "SeriesFilter",
     "Store",
     "Writer",
     "alert_rows",
     "dimensions",
+    "erase_calls",
+    "erase_user_number",
     "get_call",
     "get_sentiment",
     "head_revision",
     "latency_series",
     "list_alerts",
     "list_calls",
+    "list_erasures",
     "list_errors",
     "list_events",
     "list_hang_impacts",
@@ -80,6 +96,7 @@ __all__ = [
     "parse_event",
     "pattern_inputs",
     "rate_series",
+    "remove_calls",
     "save_alerts",
     "save_hang_impacts",
     "save_sentiment",

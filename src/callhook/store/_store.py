@@ -169,6 +169,16 @@ class Store:
 
         return await asyncio.get_running_loop().run_in_executor(self._read_pool, run)
 
+    async def remove(self, change: Callable[[Connection], T]) -> T:
+        """Run ``change``, which deletes calls (a ``Purger`` step, an erasure), as ``write``
+        does; then the writer forgets which assistant objects it stored, since ``change``
+        may have deleted some."""
+        try:
+            return await self.write(change)
+        finally:
+            if self._writer is not None:
+                self._writer.forget_assistants()
+
     async def _apply_split(
         self, writer: Writer, items: list[Incoming]
     ) -> list[Outcome | Exception]:

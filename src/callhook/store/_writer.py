@@ -128,6 +128,11 @@ class Writer:
             self._conn.close()
             self._conn = None
 
+    def forget_assistants(self) -> None:
+        """Forget which assistant objects are stored: rows were deleted (retention, erasure),
+        so the next event carrying one writes it again (``ON CONFLICT DO NOTHING``)."""
+        self._assistants.clear()
+
     def begin(self) -> None:
         """Open the batch's transaction (SQLite: ``BEGIN IMMEDIATE``, waiting for the lock)."""
         self._transaction = self._connection().begin()
