@@ -108,16 +108,30 @@ def chromium() -> Iterator[Any]:  # Any: a Playwright Browser (optional dependen
 
 
 @pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:  # Any: a Playwright Page
+def console_allowed() -> list[str]:
+    """Substrings of console errors a test expects (e.g. the 404 of an unknown call)."""
+    return []
+
+
+@pytest.fixture
+def page(chromium: Any, console_allowed: list[str]) -> Iterator[Any]:  # Any: a Playwright Page
+    """A fresh page; the test fails on any uncaught exception or console error (except those
+    ``console_allowed`` lists)."""
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def console(message: Any) -> None:  # Any: a Playwright ConsoleMessage
+        if message.type == "error" and not any(a in message.text for a in console_allowed):
+            errors.append(f"console: {message.text} at {message.location.get('url')}")
+
+    opened.on("console", console)
     try:
         yield opened
     finally:
         context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript or console errors on the page: {errors}"
 
 
 def screenshot(page: Any, name: str) -> Path:  # Any: a Playwright Page

@@ -311,3 +311,82 @@ def _iso(ms: int) -> str:
     return (
         datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
     )
+
+
+MINUTE = 60_000
+
+#: The calls of ``overview_calls``: (minutes before now, response ms, hang, error, finished).
+OVERVIEW_CALLS = [
+    (50, 800, True, False, True),
+    (40, 1200, True, False, True),
+    (30, 1600, False, True, True),
+    (20, 2000, False, False, False),  # still going on
+    (110, 500, False, False, True),
+    (90, 700, False, False, True),
+    (25 * 60, 900, False, False, True),
+]
+
+
+def overview_calls(now_ms: int) -> list[bytes]:
+    """Calls whose overview figures are known (see ``OVERVIEW_EXPECTED``): each a user turn
+    answered after a fixed response time, some with a hang or an error."""
+    out: list[bytes] = []
+    for n, (ago, response, hang, error, finished) in enumerate(OVERVIEW_CALLS):
+        start = now_ms - ago * MINUTE
+        base = {"id": f"OV-{n}", "assistantId": "asst-dental", "callType": "web"}
+        call = {**base, "status": "ongoing"}
+        out.append(_envelope("status-update", start, call, assistant=_assistant(0)))
+        user = {"messageId": "user-1", "role": "user", "text": "Hello?", "timestamp": start + 1000}
+        out.append(_envelope("conversation-update", start + 1000, call, messages=[user]))
+        if hang:
+            stuck = {"pendingMessageId": "user-1", "waitedMs": 500, "thresholdMs": 500}
+            out.append(_envelope("hang", start + 1500, call, messages=[user], hang=stuck))
+        if error:
+            failure = {"type": "llm_error", "code": "rate_limit_exceeded", "provider": "openai"}
+            out.append(_envelope("error", start + 1600, call, messages=[user], error=failure))
+        answer = {
+            "messageId": "user-1-answer",
+            "role": "assistant",
+            "text": "Hi, how can I help?",
+            "timestamp": start + 1000 + response,
+        }
+        reply = [user, answer]
+        out.append(_envelope("conversation-update", start + 1000 + response, call, messages=reply))
+        if finished:
+            ended = {**base, "status": "finished"}
+            out.append(_envelope("status-update", start + 5000, ended))
+    return out
+
+
+#: The overview of ``overview_calls`` with ``dayStart`` 3 hours before now.
+OVERVIEW_EXPECTED = {
+    "live": {"ongoingCalls": 1, "hangsLastHour": 2, "errorsLastHour": 1, "openAlerts": 0},
+    "hour.current": {
+        "calls": 4,
+        "hangRate": 0.5,
+        "errorRate": 0.25,
+        "responseP50": 1200.0,
+        "responseP95": 2000.0,
+    },
+    "hour.previous": {
+        "calls": 2,
+        "hangRate": 0.0,
+        "errorRate": 0.0,
+        "responseP50": 500.0,
+        "responseP95": 700.0,
+    },
+    "today.current": {
+        "calls": 6,
+        "hangRate": 2 / 6,
+        "errorRate": 1 / 6,
+        "responseP50": 800.0,
+        "responseP95": 2000.0,
+    },
+    "today.previous": {
+        "calls": 1,
+        "hangRate": 0.0,
+        "errorRate": 0.0,
+        "responseP50": 900.0,
+        "responseP95": 900.0,
+    },
+}

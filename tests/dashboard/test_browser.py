@@ -264,7 +264,10 @@ def test_monitor_endpoints_render_when_the_server_has_them(
     )
 
 
-def test_an_unknown_call_says_so(live_server: LiveServer, page: Any) -> None:
+def test_an_unknown_call_says_so(
+    live_server: LiveServer, page: Any, console_allowed: list[str]
+) -> None:
+    console_allowed.append("404")  # the call's lookup answers 404, which Chromium reports
     page.goto(f"{live_server.url}/#/calls/WC-nobody")
     page.wait_for_selector(".error-box", timeout=WAIT_MS)
     assert "No call WC-nobody has been received" in page.inner_text(".error-box")

@@ -167,3 +167,23 @@ async def test_stream_refuses_after_close() -> None:
     client = _Client()
     await LiveStream(bus)(_scope(b"callId=c-1"), client.receive, client.send)
     assert client.sent[0]["status"] == 503
+
+
+def test_event_rate_counts_per_second_and_forgets_after_its_span() -> None:
+    from callhook.receiver._live import EventRate
+
+    now = [100.0]
+    rate = EventRate(span_s=60, clock=lambda: now[0])
+    rate.add(3)
+    now[0] = 101.5
+    rate.add(2)
+    assert rate.last(60) == 5 and rate.last(1) == 2
+    assert rate.last(5, current=False) == 3
+    now[0] = 150.0
+    assert rate.last(60) == 5
+    now[0] = 160.0  # seconds 101..160: the first second (100) is out of the last minute
+    assert rate.last(60) == 2
+    now[0] = 500.0  # a long idle gap clears everything
+    assert rate.last(60) == 0
+    rate.add()
+    assert rate.last(60) == 1

@@ -23,6 +23,8 @@ from callhook.store import (
     Store,
     dimensions,
     latency_series,
+    live_figures,
+    overview,
     rate_series,
 )
 
@@ -32,6 +34,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 #: Most buckets one series request may ask for.
 MAX_BUCKETS = 1000
 _DEFAULT_SPAN_MS = 3_600_000
+_DAY_MS = 86_400_000
 
 
 def _series_filter(request: Request, now_ms: int) -> SeriesFilter:
@@ -66,7 +69,10 @@ def _now_ms() -> int:
 
 
 def dashboard_routes(store: Store, bus: LiveBus) -> list[BaseRoute]:
-    """``/`` (the page), ``/static``, ``/api/stream`` and ``/api/metrics/*``."""
+    """``/`` (the page), ``/static``, ``/api/stream``, ``/api/metrics/*``, ``/api/overview``
+    (``callhook.store.overview``; ``dayStart``: the viewer's midnight, default UTC's) and
+    ``/api/live`` (the overview's ``live`` figures alone: ongoing calls, open alerts, hangs
+    and errors of the last hour, events per minute and per second)."""
 
     async def latency(request: Request) -> Response:
         stage = request.query_params.get("stage", "llm")
@@ -85,6 +91,22 @@ def dashboard_routes(store: Store, bus: LiveBus) -> list[BaseRoute]:
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
 
+    async def overview_route(request: Request) -> Response:
+        now = _now_ms()
+        day_start = time_param(request, "dayStart")
+        if day_start is None:
+            day_start = now - now % _DAY_MS  # midnight UTC
+        if not now - _DAY_MS < day_start <= now:
+            raise BadParameter("dayStart", "dayStart must be within the 24 hours before now")
+        found = await store.read(lambda c: overview(c, now, day_start))
+        found["live"].update(_rates(bus))
+        return json_response(found)
+
+    async def live_route(request: Request) -> Response:
+        now = _now_ms()
+        found = await store.read(lambda c: live_figures(c, now))
+        return json_response({"now": now, **found, **_rates(bus)})
+
     async def live_stats(request: Request) -> Response:
         body = {"subscribers": bus.subscribers, "published": bus.published}
         return Response(msgspec.json.encode(body), media_type="application/json")
@@ -98,4 +120,15 @@ def dashboard_routes(store: Store, bus: LiveBus) -> list[BaseRoute]:
         Route("/api/metrics/latency", endpoint(latency), methods=get),
         Route("/api/metrics/rates", endpoint(rates), methods=get),
         Route("/api/metrics/filters", endpoint(filters), methods=get),
+        Route("/api/overview", endpoint(overview_route), methods=get),
+        Route("/api/live", endpoint(live_route), methods=get),
     ]
+
+
+def _rates(bus: LiveBus) -> dict[str, float]:
+    """Events stored in the last minute, and per second over the 5 complete seconds before
+    this one."""
+    return {
+        "eventsPerMinute": bus.rate.last(60),
+        "eventsPerSecond": bus.rate.last(5, current=False) / 5,
+    }

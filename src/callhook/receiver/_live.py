@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
@@ -23,7 +24,7 @@ import msgspec
 from callhook.receiver._asgi import Receive, Scope, Send
 from callhook.store import Incoming, Outcome
 
-__all__ = ["LiveBus", "LiveStream", "Subscription"]
+__all__ = ["EventRate", "LiveBus", "LiveStream", "Subscription"]
 
 logger = logging.getLogger("callhook.receiver")
 
@@ -96,12 +97,47 @@ def notice(incoming: Incoming, outcome: Outcome) -> bytes:
     )
 
 
+class EventRate:
+    """Events counted per second of the monotonic clock over the last ``span_s`` seconds."""
+
+    def __init__(self, span_s: int = 60, clock: Callable[[], float] = time.monotonic) -> None:
+        self.span_s = span_s
+        self._clock = clock
+        self._counts = [0] * (span_s + 1)
+        self._second = int(clock())
+
+    def _advance(self) -> int:
+        now = int(self._clock())
+        gap = now - self._second
+        if gap > 0:
+            for step in range(1, min(gap, len(self._counts)) + 1):
+                self._counts[(self._second + step) % len(self._counts)] = 0
+            self._second = now
+        return now
+
+    def add(self, n: int = 1) -> None:
+        self._counts[self._advance() % len(self._counts)] += n
+
+    def last(self, seconds: int, *, current: bool = True) -> int:
+        """Events in the current second and the ``seconds - 1`` before it (at most
+        ``span_s``); with ``current=False``, in the ``seconds`` complete seconds before it."""
+        now = self._advance()
+        size = len(self._counts)
+        first = 0 if current else 1
+        last = min(seconds, self.span_s) + first
+        return sum(self._counts[(now - k) % size] for k in range(first, last))
+
+
 class LiveBus:
-    """Fans stored events out to subscribers; never blocks and never raises on ingest."""
+    """Fans stored events out to subscribers; never blocks and never raises on ingest.
+
+    ``rate`` counts the events heard (stored here, or by any process when notices are routed
+    through the PostgreSQL fan-out), re-deliveries excluded."""
 
     def __init__(self, *, queue_size: int = 1024, heartbeat_s: float = 15.0) -> None:
         self.queue_size = queue_size
         self.heartbeat_s = heartbeat_s
+        self.rate = EventRate()
         self._subscribers: set[Subscription] = set()
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -130,6 +166,8 @@ class LiveBus:
     def ingested(self, incoming: Incoming, outcome: Outcome) -> None:
         if self._closed or outcome.outcome == "duplicate":
             return
+        if self._route is None:
+            self.rate.add()
         if not self._subscribers and self._route is None:  # routed: other processes may listen
             return
         try:
@@ -141,7 +179,7 @@ class LiveBus:
         if self._route is not None:
             self._route(encoded)
         else:
-            self.deliver(encoded, outcome.call_id)
+            self._offer(encoded, outcome.call_id)
 
     def route_through(self, route: Callable[[bytes], None] | None) -> None:
         """Send notices through ``route`` (the PostgreSQL fan-out, which calls ``deliver``
@@ -149,9 +187,15 @@ class LiveBus:
         self._route = route
 
     def deliver(self, encoded: bytes, call_id: str | None = None) -> None:
-        """Offer one encoded notice to the subscribers of its call (read from it if not
-        given) and to those of every call."""
-        if self._closed or not self._subscribers:
+        """Offer one encoded notice (heard through the fan-out) to the subscribers of its
+        call (read from it if not given) and to those of every call."""
+        if self._closed:
+            return
+        self.rate.add()
+        self._offer(encoded, call_id)
+
+    def _offer(self, encoded: bytes, call_id: str | None) -> None:
+        if not self._subscribers:
             return
         if call_id is None:
             try:

@@ -28,6 +28,7 @@ from callhook.store._monitoring import (
     save_hang_impacts,
     save_sentiment,
 )
+from callhook.store._overview import live_figures, overview
 from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming, parse_event
 from callhook.store._queries import (
     CallFilter,
@@ -89,10 +90,12 @@ __all__ = [
     "list_hangs",
     "list_messages",
     "list_unattributed",
+    "live_figures",
     "make_engine",
     "merge",
     "metadata",
     "normalize_url",
+    "overview",
     "parse_event",
     "pattern_inputs",
     "rate_series",

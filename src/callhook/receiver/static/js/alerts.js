@@ -3,7 +3,8 @@ import { openStream } from "./app.js";
 import { NotAvailable, badge, fmtTime, getJSON, h, notAvailable } from "./util.js";
 
 export async function renderAlerts({ view, params }) {
-  const state = h("select", { id: "alert-state" }, ["", "firing", "resolved"].map((s) => h("option", { value: s, selected: s === (params.get("state") || "") }, s || "any state")));
+  const state = h("select", { id: "alert-state" }, ["", "open", "resolved"].map((s) => h("option", { value: s, selected: s === (params.get("state") || "") }, s || "any state")));
+  const since = params.get("since") || "";
   const body = h("div");
   const pager = h("div", { class: "pager" });
   const cursors = [null];
@@ -14,7 +15,7 @@ export async function renderAlerts({ view, params }) {
   async function load() {
     let r;
     try {
-      r = await getJSON("/api/alerts", { state: state.value, limit: 50, cursor: cursors[page] });
+      r = await getJSON("/api/alerts", { state: state.value, since, limit: 50, cursor: cursors[page] });
     } catch (error) {
       body.replaceChildren(error instanceof NotAvailable ? notAvailable("Alerts") : h("div", { class: "error-box" }, error.message));
       return;

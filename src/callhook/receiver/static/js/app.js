@@ -1,4 +1,5 @@
 // The dashboard shell: hash routing, the live stream (server-sent events), the mask toggle.
+import { renderOverview } from "./overview.js";
 import { renderCalls } from "./calls.js";
 import { renderCall } from "./call.js";
 import { renderMetrics } from "./metrics.js";
@@ -28,12 +29,12 @@ function route() {
     if (current.dispose) current.dispose();
   }
   current = { source: null, dispose: null };
-  const hash = location.hash || "#/calls";
+  const hash = location.hash || "#/overview";
   const [path, query] = hash.slice(1).split("?");
   const params = new URLSearchParams(query || "");
   const parts = path.split("/").filter(Boolean);
   for (const a of document.querySelectorAll("[data-nav]")) {
-    a.classList.toggle("active", a.dataset.nav === (parts[0] || "calls"));
+    a.classList.toggle("active", a.dataset.nav === (parts[0] || "overview"));
   }
   view.replaceChildren();
   const ctx = { view, params, setDispose: (fn) => { current.dispose = fn; } };
@@ -41,7 +42,8 @@ function route() {
   if (parts[0] === "calls" && parts[1]) done = renderCall(ctx, decodeURIComponent(parts.slice(1).join("/")));
   else if (parts[0] === "metrics") done = renderMetrics(ctx);
   else if (parts[0] === "alerts") done = renderAlerts(ctx);
-  else done = renderCalls(ctx);
+  else if (parts[0] === "calls") done = renderCalls(ctx);
+  else done = renderOverview(ctx);
   Promise.resolve(done).catch((error) => {
     view.append(h("div", { class: "error-box" }, `Could not load this view: ${error.message}`));
   });

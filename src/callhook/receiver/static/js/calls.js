@@ -11,6 +11,9 @@ export async function renderCalls({ view, params }) {
     q: params.get("q") || "",
     hasHang: params.get("hasHang") || "",
     hasError: params.get("hasError") || "",
+    // A time range from a link (the overview's figures): calls whose first event is in it.
+    since: params.get("since") || "",
+    until: params.get("until") || "",
     cursors: [null], // cursor of each page seen, for Previous
     page: 0,
   };
@@ -27,10 +30,13 @@ export async function renderCalls({ view, params }) {
   const tbody = h("tbody");
   const pager = h("div", { class: "pager" });
   const summary = h("span", { class: "quiet" });
+  const range = h("span", { class: "range-chip", id: "filter-range", hidden: !state.since && !state.until },
+    `started ${state.since ? `from ${fmtTime(Number(state.since))}` : ""}${state.until ? ` until ${fmtTime(Number(state.until))}` : ""} `,
+    h("button", { type: "button", title: "Clear the time range", onclick: () => { state.since = ""; state.until = ""; range.hidden = true; reload(); } }, "×"));
 
   view.append(
     h("div", { class: "page-head" }, h("h1", {}, "Calls"), summary),
-    h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); reload(); } }, search, status, assistant, hang, error,
+    h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); reload(); } }, search, status, assistant, hang, error, range,
       h("button", { type: "submit" }, "Apply")),
     h("table", { class: "calls" },
       h("thead", {}, h("tr", {}, ["Call", "Status", "Assistant", "Provider / model", "Started", "Duration", "Messages", ""].map((t) => h("th", {}, t)))),
@@ -48,6 +54,7 @@ export async function renderCalls({ view, params }) {
       q: search.value.trim(), status: status.value, assistantId: assistant.value,
       hasHang: hang.querySelector("input").checked ? "true" : "",
       hasError: error.querySelector("input").checked ? "true" : "",
+      since: state.since, until: state.until,
       limit: 25,
     };
   }

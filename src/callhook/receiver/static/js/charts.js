@@ -63,8 +63,9 @@ export function lineChart({ series, format = (v) => String(v), width = 560, heig
   legend.className = "legend";
   for (const s of series) {
     const item = document.createElement("span");
-    item.innerHTML = `<i style="background:${s.color}"></i>`;
-    item.append(s.name);
+    const swatch = document.createElement("i");
+    swatch.style.background = s.color;
+    item.append(swatch, s.name);
     legend.append(item);
   }
   const figure = document.createElement("div");
@@ -83,5 +84,26 @@ export function sparkline(points, { min = null, max = null, width = 200, height 
   if (lo < 0 && hi > 0) root.append(svg("line", { x1: 0, x2: width, y1: Y(0), y2: Y(0), class: "grid" }));
   root.append(svg("path", { d: points.map((p, i) => `${i ? "L" : "M"}${X(i).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(""), class: "line", stroke: "#4f46e5" }));
   points.forEach((p, i) => root.append(svg("circle", { cx: X(i), cy: Y(p[1]), r: 2.5, fill: p[1] >= 0 ? "#059669" : "#dc2626" })));
+  return root;
+}
+
+// A small line over equal buckets; null values leave a gap. data-points: the non-null count.
+export function trendline(values, { width = 160, height = 32 } = {}) {
+  const ys = values.filter((v) => typeof v === "number");
+  const lo = Math.min(0, ...ys), hi = Math.max(...ys, lo + 1e-9);
+  const n = Math.max(1, values.length - 1);
+  const X = (i) => 2 + (i / n) * (width - 4);
+  const Y = (y) => 2 + (1 - (y - lo) / ((hi - lo) || 1)) * (height - 4);
+  let d = "";
+  let pen = false;
+  values.forEach((v, i) => {
+    if (typeof v !== "number") { pen = false; return; }
+    d += `${pen ? "L" : "M"}${X(i).toFixed(1)},${Y(v).toFixed(1)}`;
+    pen = true;
+  });
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "trend", "data-points": ys.length, preserveAspectRatio: "none" });
+  root.append(svg("line", { x1: 0, x2: width, y1: Y(lo), y2: Y(lo), class: "base" }));
+  if (d) root.append(svg("path", { d, class: "line" }));
+  values.forEach((v, i) => { if (typeof v === "number") root.append(svg("circle", { cx: X(i), cy: Y(v), r: 1.6, class: "dot" })); });
   return root;
 }
