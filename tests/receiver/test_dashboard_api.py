@@ -147,6 +147,8 @@ async def test_openapi_documents_the_dashboard_endpoints(client: httpx.AsyncClie
         "/api/metrics/rates",
         "/api/metrics/filters",
         "/api/stream/stats",
+        "/api/overview",
+        "/api/live",
     ):
         assert "get" in paths[path]
     assert "text/event-stream" in paths["/api/stream"]["get"]["responses"]["200"]["content"]

@@ -227,6 +227,14 @@ def _dashboard_paths() -> dict[str, Any]:
             series,
         ),
         "/api/metrics/filters": _get("Assistants, providers and models seen", []),
+        "/api/overview": _get(
+            "The dashboard's overview: {now, live: {ongoingCalls, openAlerts, hangsLastHour, "
+            "errorsLastHour, eventsPerMinute, eventsPerSecond}, hour and today: {current, "
+            "previous: {since, until, calls, hangRate, errorRate, responseP50, responseP95, "
+            "alerts, spark: {<figure>: [12 buckets]}}}}",
+            [_query("dayStart", "integer", "start of today, epoch ms (default: midnight UTC)")],
+        ),
+        "/api/live": _get("The overview's live figures alone (the terminal's status line)", []),
         "/api/stream": stream,
         "/api/stream/stats": _get("Live bus: open streams (subscribers) and notices published", []),
     }
