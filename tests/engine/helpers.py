@@ -99,6 +99,19 @@ def make_session(
     return session, scheduler, sink
 
 
+def statuses(sink: ListSink) -> list[str]:
+    """The ``call.status`` of each status-update, in order."""
+    return [
+        str(e.call.status)
+        for e in sink.events
+        if isinstance(e, events.StatusUpdate) and isinstance(e.call, events.Call)
+    ]
+
+
+def updates(sink: ListSink) -> list[events.ConversationUpdate]:
+    return [e for e in sink.events if isinstance(e, events.ConversationUpdate)]
+
+
 def types(sink: ListSink) -> list[str]:
     return [str(event.type) for event in sink.events]
 

@@ -1,25 +1,28 @@
-"""The state of a call session and the machinery under its public methods.
+"""The state of a call session, what the platform may read of it, and how events go out.
 
-``SessionCore`` holds the history, the ledger, the pending user turn with its hang timer and the
-response in flight; it emits events and builds the end-of-call report. ``CallSession`` (in
-``_session.py``) adds the methods a platform calls.
+``CallSession`` is built in layers, each a module over the one below:
+
+- ``_core.SessionCore``: the state (history, ledger, pending user turn, response in flight),
+  the read-only views a platform asks for, and emitting conversation, status and error events;
+- ``_hang.HangTimer``: the hang timer of SPEC §2;
+- ``_lifecycle.Lifecycle``: status changes, the end of the call and its report;
+- ``_turns.Turns``: the user's side: the welcome, user turns, barge-in, end-call phrases;
+- ``_session.CallSession``: the assistant's responses, failures and usage.
 """
 
 from __future__ import annotations
 
-import logging
 import random
 from dataclasses import dataclass
 from typing import Any
 
 from callhook._exceptions import EngineError
-from callhook.engine._analysis import AnalysisInput, Analyzer, OfflineAnalyzer
+from callhook.engine._analysis import Analyzer, OfflineAnalyzer
 from callhook.engine._assistant import AssistantViews, render_variables, stt_vendor
-from callhook.engine._config import CallParams, EndTrigger, EngineConfig, Segment
-from callhook.engine._ledger import BotTurnRecord, Ledger, TtsRecord
+from callhook.engine._config import CallParams, EndTrigger, EngineConfig
+from callhook.engine._ledger import Ledger, TtsRecord
 from callhook.engine._messages import CallStatus, History, base_call, status_call
 from callhook.engine._ports import EventSink, Scheduler, TimerHandle
-from callhook.engine._report import build_report, final_call
 from callhook.events import (
     UNSET,
     Analysis,
@@ -33,8 +36,6 @@ from callhook.events import (
     ErrorInfo,
     Event,
     EventType,
-    HangEvent,
-    HangInfo,
     HangMetrics,
     LlmMetrics,
     Message,
@@ -50,7 +51,7 @@ from callhook.events import (
 
 __all__ = ["Pending", "Response", "SessionCore", "played_text"]
 
-logger = logging.getLogger("callhook.engine")
+_WAITS_FOR_USER = "assistant-waits-for-user"
 
 
 @dataclass(slots=True)
@@ -102,6 +103,8 @@ def _shared_rng() -> random.Random:
 
 
 class SessionCore:
+    """The state every layer of ``CallSession`` shares, and the events built from it."""
+
     def __init__(
         self,
         assistant: Assistant,
@@ -154,6 +157,41 @@ class SessionCore:
     @property
     def call_id(self) -> str:
         return self.params.id
+
+    # -- what the platform may ask -------------------------------------------------------
+
+    @property
+    def status(self) -> str | None:
+        """The last status emitted (``None`` before ``initiated``)."""
+        return self._status.value if self._status else None
+
+    @property
+    def welcome_message(self) -> str:
+        """The welcome message with ``{{variables}}`` filled."""
+        return self._render(self.assistant.welcome_message)
+
+    @property
+    def system_prompt(self) -> str:
+        """The system prompt with ``{{variables}}`` filled."""
+        return self._render(self.assistant.assistant_system_prompt)
+
+    @property
+    def speaks_first(self) -> bool:
+        """True when the assistant plays its welcome as soon as the call is answered."""
+        return bool(self.welcome_message) and self.assistant.welcome_message_mode != _WAITS_FOR_USER
+
+    @property
+    def ending(self) -> bool:
+        """True after an end-call phrase: play ``end_call_message``; the call ends after it."""
+        return self._ending
+
+    @property
+    def end_call_message(self) -> str:
+        return self._render(self.assistant.end_call_message)
+
+    @property
+    def barge_in_enabled(self) -> bool:
+        return self.assistant.barge_in_enabled is not False
 
     def _render(self, text: Any) -> str:  # Any: an optional assistant field
         return render_variables(text, self.variables) if isinstance(text, str) else ""
@@ -267,134 +305,3 @@ class SessionCore:
                 ),
             )
         )
-
-    # -- hang timer -----------------------------------------------------------------------
-
-    def _start_hang(self, user_message_id: str, now: float) -> None:
-        self._cancel_hang()
-        pending = Pending(user_message_id, now, now + self.hang_threshold_ms)
-        pending.timer = self._scheduler.call_later(self.hang_threshold_ms, self._on_hang_timer)
-        self._pending = pending
-
-    def _cancel_hang(self) -> None:
-        if self._pending is not None and self._pending.timer is not None:
-            self._pending.timer.cancel()
-        self._pending = None
-
-    def _on_hang_timer(self) -> None:
-        pending = self._pending
-        if (
-            pending is None
-            or pending.hanged
-            or self._status
-            not in (
-                CallStatus.ONGOING,
-                CallStatus.FORWARDED,
-            )
-        ):
-            return
-        now = self._scheduler.now_ms()
-        if now < pending.deadline:  # a timer may fire a hair early; wait out the rest
-            pending.timer = self._scheduler.call_later(pending.deadline - now, self._on_hang_timer)
-            return
-        self._fire_hang(pending, now)
-
-    def _fire_hang(self, pending: Pending, now: float) -> None:
-        pending.hanged = True
-        pending.timer = None
-        self.ledger.hangs += 1
-        waited = now - pending.ended_at
-        logger.info("engine.hang %s %s waited_ms=%d", self.call_id, pending.user_message_id, waited)
-        self._emit(
-            HangEvent(
-                timestamp=round(now),
-                call=self._call,
-                assistant=self._views.for_event(EventType.HANG),
-                messages=self._history.compact(),
-                phone=self._phone,
-                customer=self._customer,
-                analysis=Analysis(),
-                hang=HangInfo(
-                    pending_message_id=pending.user_message_id,
-                    waited_ms=round(waited),
-                    threshold_ms=self.hang_threshold_ms,
-                    stage="tts" if pending.responding else "llm",
-                ),
-            )
-        )
-
-    # -- bot turns ------------------------------------------------------------------------
-
-    def _close_bot_turns(
-        self, response: Response, segments: tuple[Segment, ...], now: float
-    ) -> None:
-        """Record the played stretches of ``response``, which stops playing at ``now``."""
-        assert response.audio_at is not None
-        start = self._elapsed(response.audio_at)
-        end = self._elapsed(now)
-        if not segments:
-            self.ledger.bot_turns.append(
-                BotTurnRecord(start, end, response.audio_ms, response.user_message_id)
-            )
-            return
-        for index, segment in enumerate(segments):
-            last = index == len(segments) - 1
-            stop = end if last else min(start + segment.played_ms, end)
-            self.ledger.bot_turns.append(
-                BotTurnRecord(start, stop, segment.audio_ms, response.user_message_id)
-            )
-            start = stop
-
-    # -- the end --------------------------------------------------------------------------
-
-    def _final_call(self, now: float) -> Call:
-        start = self._answered_at if self._answered_at is not None else self._created_at
-        return final_call(
-            self._call,
-            start_ms=start,
-            end_ms=now,
-            duration_ms=now - self._answered_at if self._answered_at is not None else 0,
-            ended_by=self.ended_by.value if self.ended_by else "",
-        )
-
-    def _finish(self, *, failed: bool, ended_at: float) -> None:
-        """Start the end-of-call report of a call that ended at ``ended_at`` (epoch ms): the
-        same instant as the finished status-update's ``endAt`` and duration."""
-        if self._pending is not None:
-            self._cancel_hang()
-        if self._max_timer is not None:
-            self._max_timer.cancel()
-        call = AnalysisInput(
-            call_id=self.call_id,
-            assistant=self.assistant,
-            messages=tuple(self._history.bare()),
-            system_prompt=self._render(self.assistant.assistant_system_prompt),
-            ended_by=self.ended_by.value if self.ended_by else "",
-            failed=failed,
-            hangs=self.ledger.hangs,
-            error_codes=tuple(self._error_codes),
-            dynamic_variables=self.variables,
-        )
-        self._scheduler.spawn(self._report(call, ended_at), name=f"callhook.report.{self.call_id}")
-
-    async def _report(self, call: AnalysisInput, ended_at: float) -> None:
-        try:
-            analysis = await self._analyzer.analyze(call)
-        except Exception:  # the report must go out; analysis is best effort
-            logger.exception("engine.analysis_failed %s", self.call_id)
-            analysis = Analysis(summary="", success_evaluation="", structured_data={}, outcome="")
-        report = build_report(
-            self._final_call(ended_at),
-            ledger=self.ledger,
-            config=self.config,
-            assistant=self.assistant,
-            assistant_view=self._views.for_event(EventType.END_OF_CALL_REPORT),
-            messages=self._history.bare(),
-            phone=self._phone,
-            customer=self._customer,
-            analysis=analysis,
-            now=self._scheduler.now_ms(),
-            duration_ms=ended_at - self._answered_at if self._answered_at is not None else 0,
-        )
-        self.report = report
-        self._emit(report)
