@@ -1,8 +1,11 @@
-"""The callhook command: validate and schema."""
+"""The callhook command: validate, schema, --version and the command list."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,22 @@ def test_schema_unknown_type_says_the_choices() -> None:
 
 def test_version() -> None:
     assert runner.invoke(app, ["--version"]).stdout == f"callhook {__version__}\n"
+
+
+def test_version_is_the_package_metadata_version() -> None:
+    """The version lives in one place: the built metadata is read from ``__version__``."""
+    assert importlib.metadata.version("callhook") == __version__
+
+
+def test_console_entry_point_prints_the_version() -> None:
+    """``python -m callhook`` goes through the same ``main`` as the ``callhook`` script."""
+    done = subprocess.run(
+        [sys.executable, "-m", "callhook", "--version"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == f"callhook {__version__}\n"
+
+
+def test_help_lists_every_command_group() -> None:
+    out = runner.invoke(app, ["--help"]).stdout
+    for name in ("validate", "schema", "serve", "demo", "simulate", "db", "deliveries"):
+        assert f" {name} " in out
