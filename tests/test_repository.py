@@ -1,0 +1,58 @@
+"""The repository stands alone: no tracked file depends on the machine it was made on."""
+
+from __future__ import annotations
+
+import posixpath
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tracked_symlinks() -> dict[str, str]:
+    """Path → target of every symlink in the git index (mode 120000)."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout (e.g. an unpacked sdist): no tracked files to check")
+    listing = subprocess.run(
+        ["git", "ls-files", "-s", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.decode()
+    links: dict[str, str] = {}
+    for entry in filter(None, listing.split("\0")):
+        meta, path = entry.split("\t", 1)
+        mode, blob, _stage = meta.split()
+        if mode == "120000":
+            target = subprocess.run(
+                ["git", "cat-file", "blob", blob], cwd=REPO, capture_output=True, check=True
+            ).stdout.decode()
+            links[path] = target
+    return links
+
+
+def escapes(path: str, target: str) -> bool:
+    """Whether a symlink at ``path`` (relative to the repository) points outside it."""
+    if posixpath.isabs(target):
+        return True
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    return resolved == ".." or resolved.startswith("../")
+
+
+@pytest.mark.parametrize(
+    ("path", "target", "outside"),
+    [
+        (".venv-main", "/work/main/.venv", True),
+        ("docs/x.md", "../../README.md", True),
+        ("a/b/link", "../../..", True),
+        ("docs/readme.md", "../README.md", False),
+        ("a/b/link", "../c/file", False),
+    ],
+)
+def test_escapes(path: str, target: str, outside: bool) -> None:
+    assert escapes(path, target) is outside
+
+
+def test_no_tracked_symlink_points_outside_the_repository() -> None:
+    bad = {p: t for p, t in tracked_symlinks().items() if escapes(p, t)}
+    assert not bad, f"tracked symlinks out of the repository (git rm them): {bad}"
