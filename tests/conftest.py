@@ -1,36 +1,35 @@
-"""Shared test fixtures: the published Interactly payloads beside the repository."""
+"""Shared test helpers: callhook's own sample payloads in ``tests/samples/``.
+
+The samples are written by the team to the published Interactly shapes (every key path of the
+published examples, with the same JSON types, plus trimmed variants);
+``tests/events/test_published_shapes.py`` cross-checks them against the published examples when
+those are beside the repository.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("CALLHOOK_FIXTURES", REPO.parent / "shared/fixtures/interactly"))
+SAMPLES = REPO / "tests" / "samples"
 
 
-def fixture_files() -> list[Path]:
-    """Every published example payload; in CI their absence is an error, not a skip."""
-    files = sorted(FIXTURES.glob("*.json"))
-    if not files and os.environ.get("CI"):
-        raise RuntimeError(f"no fixtures in {FIXTURES}; set CALLHOOK_FIXTURES to their folder")
+def sample_files() -> list[Path]:
+    """Every sample payload, sorted by name (``<event type>.<variant>.json``)."""
+    files = sorted(SAMPLES.glob("*.json"))
+    assert files, f"no sample payloads in {SAMPLES}"
     return files
 
 
-def fixture_params() -> list[object]:
-    files = fixture_files()
-    if not files:
-        reason = f"Interactly fixtures not found in {FIXTURES} (set CALLHOOK_FIXTURES)"
-        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-fixtures")]
-    return [pytest.param(f, id=f.name) for f in files]
+def sample_params() -> list[object]:
+    """``sample_files()`` as pytest params named after each file."""
+    return [pytest.param(f, id=f.name) for f in sample_files()]
 
 
-def fixture_path(name: str) -> Path:
-    """One named fixture; skips the test with the reason when the folder is absent."""
-    path = FIXTURES / name
-    if not path.exists():
-        fixture_files()  # raises in CI
-        pytest.skip(f"Interactly fixture {name} not found in {FIXTURES} (set CALLHOOK_FIXTURES)")
+def sample_path(name: str) -> Path:
+    """One named sample payload."""
+    path = SAMPLES / name
+    assert path.is_file(), f"no sample payload {name} in {SAMPLES}"
     return path

@@ -8,20 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from callhook import __version__
 from callhook.cli import app
-from tests.conftest import fixture_files, fixture_path
+from tests.conftest import sample_files, sample_path
 
 runner = CliRunner()
 
 
-def test_validate_all_fixtures_ok() -> None:
-    files = fixture_files()
-    if not files:
-        pytest.skip("Interactly fixtures not found")
+def test_validate_all_samples_ok() -> None:
+    files = sample_files()
     result = runner.invoke(app, ["validate", *map(str, files)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -30,10 +27,10 @@ def test_validate_all_fixtures_ok() -> None:
 
 
 def test_validate_reports_type_call_and_count() -> None:
-    path = fixture_path("conversation-update.full.json")
+    path = sample_path("conversation-update.full.json")
     result = runner.invoke(app, ["validate", str(path)])
     assert result.stdout == (
-        f"OK    {path}: conversation-update, call WC-82015760-c3bd-427d-a23b-ba9b07e4ab85, "
+        f"OK    {path}: conversation-update, call WC-5b8e2d71-94c3-4f0a-b6d2-e13a7c90f458, "
         "5 messages\n"
     )
 

@@ -1,4 +1,4 @@
-"""A scripted call emits events whose keys match the published captures at every level."""
+"""A scripted call emits events whose keys match the sample payloads (the published shapes)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from callhook import events
 from callhook.engine import CallSession, FakeScheduler, ListSink
 from callhook.events import AudioMetrics, EouMetrics, SttMetrics, TtsMetrics
-from tests.conftest import fixture_path
+from tests.conftest import sample_path
 from tests.engine.helpers import START_MS, as_json, key_problems, make_params
 
 # Content that is free-form or differs between the captures of one call.
@@ -25,13 +25,13 @@ FREE = frozenset(
 
 
 def _fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(fixture_path(name).read_bytes())
+    data: dict[str, Any] = json.loads(sample_path(name).read_bytes())
     return data
 
 
 def _scripted_call() -> tuple[CallSession, ListSink]:
     """welcome, a user turn that hangs, an LLM error, the late answer, a second exchange, bye."""
-    assistant = events.decode(fixture_path("status-update.full.json").read_bytes()).message
+    assistant = events.decode(sample_path("status-update.full.json").read_bytes()).message
     assert isinstance(assistant.assistant, events.Assistant)
     scheduler = FakeScheduler(START_MS)
     sink = ListSink()
@@ -84,7 +84,7 @@ def _scripted_call() -> tuple[CallSession, ListSink]:
     scheduler.advance(900)
     session.response_finished()
     scheduler.advance(2000)
-    session.user_turn_finalised("Goodbye.", **full_user)  # an end-call phrase; no end message
+    session.user_turn_finalised("Thanks, see you soon.", **full_user)  # an end-call phrase
     return session, sink
 
 
@@ -107,7 +107,7 @@ def test_the_scripted_call_emits_the_events_in_spec_order(emitted: list[dict[str
         ("conversation-update", "ongoing"),  # late answer to user-1
         ("conversation-update", "ongoing"),  # user-2
         ("conversation-update", "ongoing"),  # answer to user-2
-        ("conversation-update", "ongoing"),  # user-3: Goodbye
+        ("conversation-update", "ongoing"),  # user-3: see you soon
         ("status-update", "finished"),
         ("end-of-call-report", "finished"),
     ]

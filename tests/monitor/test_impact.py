@@ -5,7 +5,7 @@ from __future__ import annotations
 from callhook.events import decode
 from callhook.monitor import HangOutcome, ImpactConfig, MonitorConfig, MonitorCore
 
-from ..conftest import fixture_path
+from ..conftest import sample_path
 from .calls import T0_MS, bot, conv, error, finished, hang, report, started, user, welcome
 
 NOW = 1_000_000.0
@@ -111,11 +111,11 @@ def test_bot_ending_the_call_is_not_abandonment() -> None:
     assert c.hang_impacts("c")[0].abandoned is False
 
 
-def test_published_hang_fixture_is_tracked() -> None:
-    event = decode(fixture_path("hang.short-1.json").read_bytes()).message
+def test_sample_hang_is_tracked() -> None:
+    event = decode(sample_path("hang.short-1.json").read_bytes()).message
     c = new_core()
     c.process(event, NOW)
     (impact,) = c.hang_impacts()
     assert impact.pending_message_id == "user-1"
-    assert impact.pending_text == "I need to book an appointment for a complex procedure"
-    assert impact.hung_at_ms == 1772702490000 and impact.message_count == 2
+    assert impact.pending_text == "Hi, is this Harbor Bikes?"
+    assert impact.hung_at_ms == 1778776334160 and impact.message_count == 2

@@ -21,7 +21,7 @@ from callhook.events import (
 from callhook.monitor import MonitorConfig, MonitorCore
 from callhook.monitor._lazy import materialize
 
-from ..conftest import fixture_params
+from ..conftest import sample_params
 from .calls import T0_MS, bot, conv, error, hang, report, started, user
 
 NOW = 1_000_000.0
@@ -72,8 +72,8 @@ def test_lazy_and_decoded_events_give_the_same_monitoring() -> None:
     assert impact.repeated and impact.waited_ms is None  # b2 answers user-2, not user-1
 
 
-@pytest.mark.parametrize("path", fixture_params())
-def test_published_payloads_via_both_paths(path: Path) -> None:
+@pytest.mark.parametrize("path", sample_params())
+def test_sample_payloads_via_both_paths(path: Path) -> None:
     body = path.read_bytes()
     eager, fast = MonitorCore(MonitorConfig()), MonitorCore(MonitorConfig())
     a = eager.process(decode(body).message, NOW)

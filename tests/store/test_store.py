@@ -26,7 +26,7 @@ from callhook.store import (
     upgrade,
 )
 from tests.calls import make_call
-from tests.conftest import fixture_params
+from tests.conftest import sample_params
 
 pytestmark = pytest.mark.asyncio
 
@@ -47,8 +47,8 @@ async def count(store: Store, table: str) -> int:
     return await store.read(lambda c: c.execute(select(func.count()).select_from(t)).scalar_one())
 
 
-@pytest.mark.parametrize("path", fixture_params())
-async def test_every_fixture_is_stored_and_queryable(store: Store, path: object) -> None:
+@pytest.mark.parametrize("path", sample_params())
+async def test_every_sample_is_stored_and_queryable(store: Store, path: object) -> None:
     from pathlib import Path
 
     assert isinstance(path, Path)
