@@ -5,6 +5,7 @@ from __future__ import annotations
 import callhook
 import callhook.events
 import callhook.receiver
+import callhook.redaction
 import callhook.store
 
 
@@ -88,6 +89,8 @@ def test_receiver_exports_are_sorted_and_exact() -> None:
         "ReceiverApp",
         "ReceiverConfig",
         "ReceiverMetrics",
+        "RetentionConfig",
+        "RetentionTask",
         "create_app",
         "load_config",
         "serve",
@@ -344,3 +347,7 @@ def test_sim_exports_are_sorted_and_exact() -> None:
         "pick_dialogue", "plan_call", "plan_calls", "run_demo", "run_simulation",
         "running_server", "simulate", "summary_table",
     }  # fmt: skip
+
+
+def test_redaction_exports_are_exact() -> None:
+    assert callhook.redaction.__all__ == ["ENTITIES", "NumberMode", "RedactionConfig", "Redactor"]

@@ -11,6 +11,7 @@ from callhook.receiver._ingest import IngestListener
 from callhook.receiver._limits import LimitsMiddleware
 from callhook.receiver._live import LiveBus
 from callhook.receiver._metrics import ReceiverMetrics
+from callhook.receiver._retention import RetentionConfig, RetentionTask
 from callhook.receiver._serve import serve
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "ReceiverApp",
     "ReceiverConfig",
     "ReceiverMetrics",
+    "RetentionConfig",
+    "RetentionTask",
     "create_app",
     "load_config",
     "serve",

@@ -7,6 +7,8 @@ and its live stream), or ``?token=<token>`` once in the address, which sets that
 browser sends it from then on. Tokens are compared in constant time. ``/healthz`` (load
 balancers), the API docs and the dashboard's static files stay open: they hold no call data.
 Anything else without a valid token is 401 ``{"error": {"code": "unauthorized", ...}}``.
+A request let through carries the matching token's configured name in its scope
+(``TOKEN_NAME``), for the audit record of what it does; the token itself goes nowhere.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from callhook.receiver._asgi import (
 )
 from callhook.receiver._auth import matches_any
 
-__all__ = ["COOKIE", "ApiAuthMiddleware"]
+__all__ = ["COOKIE", "TOKEN_NAME", "ApiAuthMiddleware"]
 
 #: The cookie the dashboard keeps its token in.
 COOKIE = "callhook_api_token"
+#: The scope key holding the name of the API token a request was let through with.
+TOKEN_NAME = "callhook.api_token_name"
 _OPEN = frozenset(("/healthz", "/docs", "/openapi.json"))
 _OPEN_PREFIXES = ("/static/",)
 
@@ -38,11 +42,12 @@ _OPEN_PREFIXES = ("/static/",)
 class ApiAuthMiddleware:
     """Lets requests with a valid API token (or to an open path) through to ``app``."""
 
-    def __init__(self, app: ASGIApp, tokens: Sequence[str]) -> None:
+    def __init__(self, app: ASGIApp, tokens: Sequence[str], names: Sequence[str] = ()) -> None:
         if not tokens:
             raise ValueError("ApiAuthMiddleware needs at least one token")
         self.app = app
         self._tokens = [token.encode() for token in tokens]
+        self._names = [names[i] if i < len(names) else f"token-{i + 1}" for i in range(len(tokens))]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,10 +58,13 @@ class ApiAuthMiddleware:
             await self.app(scope, receive, send)
             return
         bearer, cookie, from_query = _bearer(scope), _cookie(scope), _query_token(scope)
-        if self._valid(bearer) or self._valid(cookie):
+        name = self._name(bearer) or self._name(cookie)
+        if name is not None:
+            scope[TOKEN_NAME] = name
             await self.app(scope, receive, send)
-        elif self._valid(from_query):
+        elif (name := self._name(from_query)) is not None:
             assert from_query is not None
+            scope[TOKEN_NAME] = name
             await self.app(scope, receive, _setting_cookie(send, from_query))
         else:
             reason = (
@@ -68,8 +76,16 @@ class ApiAuthMiddleware:
             body = error_body("unauthorized", reason)
             await send_json(send, 401, body, [(b"www-authenticate", b'Bearer realm="callhook"')])
 
-    def _valid(self, candidate: str | None) -> bool:
-        return candidate is not None and matches_any(candidate.encode(), self._tokens)
+    def _name(self, candidate: str | None) -> str | None:
+        """The name of the token ``candidate`` is (every token compared, in constant time)."""
+        if candidate is None:
+            return None
+        given = candidate.encode()
+        found = None
+        for token, name in zip(self._tokens, self._names, strict=True):
+            if matches_any(given, [token]):
+                found = name
+        return found
 
 
 def _bearer(scope: Scope) -> str | None:

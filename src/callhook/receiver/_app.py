@@ -19,6 +19,7 @@ from callhook.receiver._asgi import ASGIApp, Receive, Scope, Send, error_body
 from callhook.receiver._auth import AuthMiddleware
 from callhook.receiver._config import ReceiverConfig
 from callhook.receiver._dashboard import dashboard_routes
+from callhook.receiver._erase import erase_routes
 from callhook.receiver._fanout import PgFanout
 from callhook.receiver._ingest import IngestApp, IngestListener
 from callhook.receiver._limits import LimitsMiddleware
@@ -26,6 +27,9 @@ from callhook.receiver._live import LiveBus
 from callhook.receiver._metrics import ReceiverMetrics
 from callhook.receiver._monitoring import MonitorCollector, MonitorFeed, monitor_routes
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
+from callhook.receiver._redaction import RedactionMiddleware
+from callhook.receiver._retention import RetentionTask
+from callhook.redaction import Redactor
 from callhook.store import Store
 
 __all__ = ["ReceiverApp", "create_app"]
@@ -120,8 +124,11 @@ def create_app(
         clock=clock,
         listeners=(live, feed, *listeners),
     )
+    door: ASGIApp = ingest
+    if config.redaction.enabled:
+        door = RedactionMiddleware(ingest, Redactor(config.redaction))
     webhook = LimitsMiddleware(
-        AuthMiddleware(ingest, mode=config.auth, secrets=config.secrets),
+        AuthMiddleware(door, mode=config.auth, secrets=config.secrets),
         max_body_bytes=config.max_body_bytes,
     )
     spec = openapi_document(config.webhook_path)
@@ -159,11 +166,15 @@ def create_app(
                         )
                         feed.monitor = await stack.enter_async_context(running)
                         stack.callback(setattr, feed, "monitor", None)
+                if config.retention.enabled:
+                    task = RetentionTask(the_store, config.retention, clock=clock)
+                    await stack.enter_async_context(task)
                 yield
         finally:
             live.close()
 
     routes = [
+        *erase_routes(the_store, clock),
         *api_routes(the_store, metrics),
         *monitor_routes(the_store),
         Route("/openapi.json", openapi, methods=["GET"]),
@@ -173,5 +184,9 @@ def create_app(
     other = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
-    guarded: ASGIApp = ApiAuthMiddleware(other, config.api_tokens) if config.api_tokens else other
+    guarded: ASGIApp = (
+        ApiAuthMiddleware(other, config.api_tokens, config.token_names())
+        if config.api_tokens
+        else other
+    )
     return ReceiverApp(config.webhook_path, webhook, other, live, feed, guarded=guarded)

@@ -25,12 +25,15 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 from callhook._exceptions import ConfigError
 from callhook.monitor import MonitorConfig, MonitorConfigError
 from callhook.monitor import load_config as load_monitor_config
+from callhook.receiver._retention import RetentionConfig
+from callhook.redaction import RedactionConfig
 from callhook.store import DEFAULT_MAX_DEPTH, DEFAULT_URL
 
 __all__ = ["AuthMode", "ReceiverConfig", "load_config"]
 
 _MIB = 1024 * 1024
 _TOKEN = re.compile(r"[A-Za-z0-9._~-]{16,}")
+_TOKEN_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class AuthMode(enum.StrEnum):
@@ -68,6 +71,20 @@ class ReceiverConfig:
     body_timeout: float = 30.0
     #: The ``[monitor]`` section of the config file (defaults when absent; see README).
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    #: A name per API token, in the same order (``[api] tokens = {name = "token"}``); audit
+    #: records name the token that asked. Tokens without one are ``token-1``, ``token-2``...
+    api_token_names: tuple[str, ...] = ()
+    #: The ``[retention]`` section (off when absent; docs/governance.md).
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    #: The ``[redaction]`` section (off when absent; docs/governance.md).
+    redaction: RedactionConfig = field(default_factory=RedactionConfig)
+
+    def token_names(self) -> tuple[str, ...]:
+        """The name of each API token, by position."""
+        given = self.api_token_names
+        return tuple(
+            given[i] if i < len(given) else f"token-{i + 1}" for i in range(len(self.api_tokens))
+        )
 
     def check(self) -> None:
         """Raise ``ConfigError`` when the settings cannot be served safely."""
@@ -103,6 +120,13 @@ class ReceiverConfig:
                 "Webhooks), or [auth] mode/secrets in the --config file; or bind to 127.0.0.1.",
                 setting="auth.mode",
             )
+        for name in self.api_token_names:
+            if not _TOKEN_NAME.fullmatch(name):
+                raise ConfigError(
+                    f"API token name {name!r}: use 1-64 characters of A-Z, a-z, 0-9, '-', '_', '.'",
+                    setting="api.tokens",
+                )
+        self.redaction.check()
         for token in self.api_tokens:
             if not _TOKEN.fullmatch(token):
                 raise ConfigError(
@@ -161,7 +185,11 @@ def load_config(
         values["auth"] = AuthMode.STANDARD_WEBHOOKS
         values["secrets"] = _split(env["CALLHOOK_SIGNING_SECRET"])
     if env.get("CALLHOOK_API_TOKEN"):
-        values["api_tokens"] = _split(env["CALLHOOK_API_TOKEN"])
+        values["api_tokens"], values["api_token_names"] = _env_tokens(env["CALLHOOK_API_TOKEN"])
+    if env.get("CALLHOOK_REDACTION_KEY"):
+        values["redaction"] = dataclasses.replace(
+            values.get("redaction", RedactionConfig()), key=env["CALLHOOK_REDACTION_KEY"]
+        )
     known = {f.name for f in dataclasses.fields(ReceiverConfig)}
     for key, value in overrides.items():
         if key not in known:
@@ -177,8 +205,28 @@ def load_config(
     if values.get("secrets") and "auth" not in values:
         values["auth"] = AuthMode.SECRET
     values["secrets"] = tuple(values.get("secrets", ()))
+    tokens = values.get("api_tokens", ())
+    if isinstance(tokens, dict):
+        values["api_tokens"], values["api_token_names"] = _named_tokens(tokens)
     values["api_tokens"] = tuple(values.get("api_tokens", ()))
     return ReceiverConfig(**values)
+
+
+def _env_tokens(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``name=token,token2,...``: tokens, each optionally named (else ``token-<n>``)."""
+    tokens, names = [], []
+    for i, part in enumerate(_split(text)):
+        name, named, token = part.rpartition("=")
+        tokens.append(token.strip())
+        names.append(name.strip() if named and name.strip() else f"token-{i + 1}")
+    return tuple(tokens), tuple(names)
+
+
+def _named_tokens(named: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Tokens and their names from ``{name: token}``; an empty name gets ``token-<n>``."""
+    tokens = tuple(str(token) for token in named.values())
+    names = tuple(name or f"token-{i + 1}" for i, name in enumerate(named))
+    return tokens, names
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -210,6 +258,12 @@ def _from_file(path: Path) -> dict[str, Any]:  # Any: TOML values
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The config file {path} is not valid TOML: {exc}") from None
     values: dict[str, Any] = {}  # Any: TOML values
+    for section, parse in (("retention", RetentionConfig), ("redaction", RedactionConfig)):
+        table = document.pop(section, None)
+        if table is not None:
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: expected a [{section}] table", setting=section)
+            values[section] = parse.from_table(table, str(path))
     if "monitor" in document:
         try:
             values["monitor"] = load_monitor_config(document)
