@@ -61,6 +61,35 @@ def test_clear_resolves_with_a_notice() -> None:
     assert book.apply(cond(None), NOW + 6) == ([], [])  # nothing open: nothing to say
 
 
+def test_a_resolved_alert_keeps_the_summary_of_its_value() -> None:
+    """The alert shows the value that fired it beside the summary of that value, not the
+    summary of the cleared state (issue 20: "0/8 failed (0.00 %)" beside 0.052 / 0.05)."""
+    book = AlertBook(suppress_s=300)
+    firing = Condition(
+        rule=RuleId.LLM_ERROR_RATE,
+        scope="global",
+        severity=Severity.WARNING,
+        summary="3/58 LLM requests failed (5.17 %)",
+        value=0.0517,
+        threshold=0.05,
+    )
+    book.apply(firing, NOW)
+    clear = Condition(
+        rule=RuleId.LLM_ERROR_RATE,
+        scope="global",
+        severity=None,
+        summary="0/8 LLM requests failed (0.00 %)",
+        value=0.0,
+    )
+    (resolved,), (notice,) = book.apply(clear, NOW + 60)
+    assert resolved.state is AlertState.RESOLVED
+    assert resolved.value == 0.0517
+    assert resolved.summary == (
+        "3/58 LLM requests failed (5.17 %); at resolution: 0/8 LLM requests failed (0.00 %)"
+    )
+    assert notice.text.endswith(resolved.summary)
+
+
 def test_refiring_within_suppression_window_is_suppressed_then_reported() -> None:
     book = AlertBook(suppress_s=300)
     book.apply(cond(Severity.WARNING), NOW)
@@ -131,7 +160,8 @@ def test_hang_alert_resolves_when_the_call_ends_unanswered(core: MonitorCore) ->
     out = core.process(finished("c2", T0_MS + 9000), NOW + 4)
     (notice,) = [n for n in out.notices if n.alert.rule is RuleId.HANG]
     assert notice.kind is NoticeKind.RESOLVED
-    assert notice.alert.summary == "call ended without a response"
+    assert notice.alert.summary.endswith("; at resolution: call ended without a response")
+    assert notice.alert.summary.startswith("call c2 hung on user-1")
 
 
 def test_each_error_alerts_then_deduplicates_then_resolves_when_quiet(core: MonitorCore) -> None:

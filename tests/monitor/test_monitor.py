@@ -128,8 +128,9 @@ async def test_events_flow_to_store_sinks_and_remediation(http_receiver: HttpRec
     assert sum("hang call=c" in t and "firing" in t for t in texts) == 3
     assert any(t.startswith("[CRITICAL] systemic_hangs assistant=asst-1 firing") for t in texts)
     assert texts[-1].startswith(
-        "[WARNING] hang call=c0/user-1 resolved: response arrived after 9000 ms"
+        "[WARNING] hang call=c0/user-1 resolved: call c0 hung on user-1 after 5000 ms"
     )
+    assert texts[-1].endswith("; at resolution: response arrived after 9000 ms")
     history = await store.list(limit=100)
     hang_c0 = [a for a in history if a.scope == "call=c0/user-1"]
     assert [a.state for a in hang_c0] == [AlertState.RESOLVED]

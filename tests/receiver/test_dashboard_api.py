@@ -190,3 +190,57 @@ async def test_echoed_delivery_secrets_never_reach_the_api(client: httpx.AsyncCl
     assert shown["assistantServer"]["signingSecret"] == ["[REDACTED]", "[REDACTED]"]
     assert shown["assistantServer"]["url"] == server["url"]
     assert shown["assistantTemperature"] == 0.2 and shown["name"] == "Ava"
+
+
+def _turn(call_id: str, assistant: dict[str, object], llm: dict[str, object]) -> bytes:
+    messages = [
+        {"messageId": "welcome-1", "role": "assistant", "text": "Hi", "timestamp": START},
+        {"messageId": "user-1", "role": "user", "text": "Hello", "timestamp": START + 1000},
+        {
+            "messageId": "user-1-a",
+            "role": "assistant",
+            "text": "How can I help?",
+            "timestamp": START + 2000,
+            "metrics": {"llm": {"responseLatencyMs": 700, **llm}},
+        },
+    ]
+    body = {
+        "message": {
+            "type": "conversation-update",
+            "timestamp": START + 2000,
+            "call": {"id": call_id, "assistantId": "asst-x", "status": "ongoing"},
+            "assistant": assistant,
+            "messages": messages,
+        }
+    }
+    return json.dumps(body).encode()
+
+
+@pytest.mark.asyncio
+async def test_provider_and_model_come_from_the_model_config_or_the_llm_metrics(
+    client: httpx.AsyncClient,
+) -> None:
+    """An assistant without assistantProvider / assistantModel: its model configuration
+    object, else the messages' metrics.llm name them (list and call view alike)."""
+    bare = {"_id": "asst-x", "name": "Front desk"}
+    configured = {**bare, "model": {"provider": "openai", "model": "gpt-4o"}}
+    llm = {"provider": "anthropic", "model": "claude-3-5-haiku"}
+    await _ingest(
+        client,
+        [
+            _turn("LLM-1", bare, llm),
+            _turn("CFG-1", configured, {}),
+            _turn("NONE-1", {**bare, "name": "Other"}, {}),
+        ],
+    )
+    listed = {c["callId"]: c for c in (await client.get("/api/calls")).json()["calls"]}
+    assert (listed["LLM-1"]["provider"], listed["LLM-1"]["model"]) == (
+        "anthropic",
+        "claude-3-5-haiku",
+    )
+    assert (listed["CFG-1"]["provider"], listed["CFG-1"]["model"]) == ("openai", "gpt-4o")
+    assert (listed["NONE-1"]["provider"], listed["NONE-1"]["model"]) == (None, None)
+    one = (await client.get("/api/calls/LLM-1")).json()
+    assert (one["provider"], one["model"]) == ("anthropic", "claude-3-5-haiku")
+    filters = (await client.get("/api/metrics/filters")).json()
+    assert "openai" in filters["providers"] and "gpt-4o" in filters["models"]

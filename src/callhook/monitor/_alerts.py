@@ -7,7 +7,8 @@ holds, ``None`` once it clears. ``AlertBook`` turns that stream into alerts and 
 - the first firing opens an ``Alert`` and yields a ``firing`` notice;
 - while it stays open, the same severity yields nothing (deduplication); a higher one yields an
   ``escalated`` notice; a lower one updates the alert silently;
-- a clearing condition closes it with a ``resolved`` notice;
+- a clearing condition closes it with a ``resolved`` notice; a resolved alert keeps the value
+  and summary it last fired with, the clearing summary added as ``; at resolution: ...``;
 - a ``firing`` notice for a key already notified less than ``suppress_s`` ago is suppressed:
   the alert is still opened and stored, its ``suppressed`` count grows, no sink is called.
 
@@ -200,12 +201,18 @@ class AlertBook:
             if current is None:
                 return [], []
             del self._open[key]
+            # The summary keeps the one of its value (the last while firing) and adds how it
+            # resolved: the cleared state's summary alone beside the firing value would
+            # contradict it.
+            summary = current.summary
+            if condition.summary and condition.summary != current.summary:
+                summary = f"{summary}; at resolution: {condition.summary}"
             resolved = msgspec.structs.replace(
                 current,
                 state=AlertState.RESOLVED,
                 resolved_at_ms=_ms(now),
                 updated_at_ms=_ms(now),
-                summary=condition.summary or current.summary,
+                summary=summary,
             )
             if not current.notified:
                 return [resolved], []

@@ -1,7 +1,8 @@
 """What the calls list adds for the dashboard: listing facts and transcript search.
 
 ``listing_facts`` reads, per call row, the start, duration, number and type from the merged
-call fields and the assistant's name, provider and model from the stored assistant object.
+call fields and the assistant's name, provider and model from the stored assistant object
+(or, where it names neither, from the ``metrics.llm`` of the call's first assistant messages).
 
 ``redact_assistant`` hides the delivery secret and custom header values that a platform echoes
 in ``assistant.assistantServer`` (SPEC §6), so they never reach the API or the dashboard.
@@ -19,13 +20,20 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, not_, select
 
 from callhook.events import redact_server
 from callhook.store._blob import unpack
 from callhook.store._schema import assistants, calls, messages
 
-__all__ = ["SEARCH_SCAN_CALLS", "calls_with_text", "listing_facts", "redact_assistant"]
+__all__ = [
+    "LLM_SCAN_MESSAGES",
+    "SEARCH_SCAN_CALLS",
+    "assistant_model",
+    "calls_with_text",
+    "listing_facts",
+    "redact_assistant",
+]
 
 Json = dict[str, Any]  # Any: JSON values
 
@@ -86,6 +94,8 @@ class _Listed(msgspec.Struct):
     callType: Any = None
     assistantProvider: Any = None
     assistantModel: Any = None
+    # A model configuration object ({"provider", "model"}), as other platforms send it.
+    model: Any = None
 
 
 _LISTED = msgspec.json.Decoder(_Listed)
@@ -98,19 +108,96 @@ def _listed(text: str | None) -> _Listed:
         return _Listed()
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def assistant_model(
+    provider: object, model: object, config: object
+) -> tuple[str | None, str | None]:
+    """Provider and model of an assistant: ``assistantProvider`` / ``assistantModel``, else
+    its model configuration object's ``provider`` / ``model``."""
+    nested = config if isinstance(config, dict) else {}
+    return (
+        _text(provider) or _text(nested.get("provider")),
+        _text(model) or _text(nested.get("model")),
+    )
+
+
+class _LlmFacts(msgspec.Struct):
+    provider: Any = None  # Any: any JSON value; only strings count
+    model: Any = None
+
+
+class _LlmMetrics(msgspec.Struct):
+    llm: _LlmFacts | None = None
+
+
+class _LlmMessage(msgspec.Struct):
+    metrics: _LlmMetrics | None = None
+
+
+_LLM_MESSAGE = msgspec.json.Decoder(_LlmMessage)
+#: How many assistant messages per call are read for ``metrics.llm`` provider / model.
+LLM_SCAN_MESSAGES = 5
+
+
+def _from_messages(
+    conn: Connection, call_pks: set[int]
+) -> dict[int, tuple[str | None, str | None]]:
+    """Per call, the provider and model named by ``metrics.llm`` of its first assistant
+    messages (welcome excluded; at most ``LLM_SCAN_MESSAGES`` read per call)."""
+    position = (
+        func.row_number().over(partition_by=messages.c.call_pk, order_by=messages.c.seq).label("n")
+    )
+    inner = (
+        select(messages.c.call_pk, messages.c.body, position)
+        .where(
+            messages.c.call_pk.in_(call_pks),
+            messages.c.role == "assistant",
+            not_(messages.c.message_id.like("welcome%")),
+        )
+        .subquery()
+    )
+    query = select(inner.c.call_pk, inner.c.body).where(inner.c.n <= LLM_SCAN_MESSAGES)
+    found: dict[int, tuple[str | None, str | None]] = {}
+    for row in conn.execute(query.order_by(inner.c.call_pk, inner.c.n)):
+        provider, model = found.get(row.call_pk, (None, None))
+        if provider and model:
+            continue
+        try:
+            llm = (_LLM_MESSAGE.decode(unpack(row.body)).metrics or _LlmMetrics()).llm
+        except msgspec.DecodeError:
+            continue
+        if llm is not None:
+            found[row.call_pk] = (provider or _text(llm.provider), model or _text(llm.model))
+    return found
+
+
 def listing_facts(conn: Connection, rows: list[Any]) -> list[Json]:  # Any: calls rows
     """Per row, what the dashboard's list shows beside the summary: start, duration, number,
-    call type, assistant name, provider and model."""
+    call type, assistant name, provider and model (``assistant_model``; where the assistant
+    names neither, those of the call's messages' ``metrics.llm``)."""
     digests = {r.assistant_digest for r in rows if r.assistant_digest is not None}
     found = {}
     if digests:
         query = select(assistants.c.digest, assistants.c.name, assistants.c.body)
         for a in conn.execute(query.where(assistants.c.digest.in_(digests))):
             found[a.digest] = (a.name, _listed(a.body))
+    named = {}
+    for row in rows:
+        _, assistant = found.get(row.assistant_digest, (None, _Listed()))
+        named[row.pk] = assistant_model(
+            assistant.assistantProvider, assistant.assistantModel, assistant.model
+        )
+    missing = {pk for pk, (provider, model) in named.items() if provider is None or model is None}
+    measured = _from_messages(conn, missing) if missing else {}
     items = []
     for row in rows:
         fields = _listed(row.fields)
-        name, assistant = found.get(row.assistant_digest, (None, _Listed()))
+        name, _ = found.get(row.assistant_digest, (None, None))
+        provider, model = named[row.pk]
+        from_llm = measured.get(row.pk, (None, None))
         items.append(
             {
                 "startAt": fields.startAt,
@@ -118,8 +205,8 @@ def listing_facts(conn: Connection, rows: list[Any]) -> list[Json]:  # Any: call
                 "userNumber": fields.userNumber,
                 "callType": fields.callType,
                 "assistantName": name,
-                "provider": assistant.assistantProvider,
-                "model": assistant.assistantModel,
+                "provider": provider or from_llm[0],
+                "model": model or from_llm[1],
             }
         )
     return items

@@ -174,7 +174,8 @@ def list_calls(conn: Connection, where: CallFilter, cursor: str | None, limit: i
 
 
 def get_call(conn: Connection, call_id: str) -> Json | None:
-    """One call: merged state, status history, assistant, report and counts."""
+    """One call: merged state, status history, assistant (and its provider and model, as the
+    calls list shows them), report and counts."""
     row = conn.execute(select(calls).where(calls.c.call_id == call_id)).first()
     if row is None:
         return None
@@ -189,8 +190,11 @@ def get_call(conn: Connection, call_id: str) -> Json | None:
             select(assistants.c.body).where(assistants.c.digest == row.assistant_digest)
         ).scalar()
     report = msgspec.json.decode(row.report, type=dict[str, msgspec.Raw]) if row.report else {}
+    (facts,) = listing_facts(conn, [row])
     return {
         **_call_summary(row),
+        "provider": facts["provider"],
+        "model": facts["model"],
         "call": _raw(row.fields),
         "statusHistory": [{"status": h.status, "timestamp": h.first_ts} for h in history],
         "assistant": redact_assistant(assistant),

@@ -31,6 +31,7 @@ import msgspec
 from sqlalchemy import Connection, case, func, select
 
 from callhook.store._blob import unpack
+from callhook.store._listing import assistant_model
 from callhook.store._schema import assistants, calls, messages
 
 __all__ = [
@@ -84,6 +85,7 @@ class _Message(msgspec.Struct):
 class _Assistant(msgspec.Struct):
     assistantProvider: Any = None  # Any: any JSON value; only strings match
     assistantModel: Any = None  # Any: as above
+    model: Any = None  # Any: a model configuration object ({"provider", "model"}), or not
 
 
 _MESSAGE = msgspec.json.Decoder(_Message)
@@ -99,8 +101,9 @@ def _assistant_facts(conn: Connection) -> list[tuple[str, str | None, str | None
             parsed = _ASSISTANT.decode(row.body)
         except msgspec.DecodeError:
             parsed = _Assistant()
-        provider = parsed.assistantProvider if isinstance(parsed.assistantProvider, str) else None
-        model = parsed.assistantModel if isinstance(parsed.assistantModel, str) else None
+        provider, model = assistant_model(
+            parsed.assistantProvider, parsed.assistantModel, parsed.model
+        )
         facts.append((row.digest, row.assistant_id, provider, model))
     return facts
 

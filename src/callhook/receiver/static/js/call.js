@@ -69,7 +69,7 @@ export async function renderCall({ view }, callId) {
         detail.errorCount ? badge(`${detail.errorCount} error${detail.errorCount > 1 ? "s" : ""}`, "error") : null),
       h("dl", { class: "facts" },
         fact("Assistant", a.name || detail.assistantId || "—"),
-        fact("Provider / model", [a.assistantProvider, a.assistantModel].filter(Boolean).join(" / ") || "—"),
+        fact("Provider / model", [detail.provider, detail.model].filter(Boolean).join(" / ") || "—"),
         fact("Type", [c.callType, c.direction].filter(Boolean).join(" · ") || "—"),
         fact("User", maskNumber(c.userNumber || (detail.call?.customer?.number))),
         fact("Started", fmtTime(started)),
