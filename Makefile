@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The browser tests use the system's Chromium (/usr/bin/chromium); Playwright never downloads one.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: demo test lint typecheck unit chromium clean
+.PHONY: demo test lint typecheck unit chromium docs clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "callhook needs Python 3.11 or newer; run: make PYTHON=python3.11 ...")'
@@ -17,6 +17,14 @@ $(BIN)/.installed: pyproject.toml
 
 demo: $(BIN)/.installed
 	$(BIN)/callhook demo $(DEMO_ARGS)
+
+# The documentation site (mkdocs.yml, pages in docs/) into site/; any warning fails the build.
+$(BIN)/.docs-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	@touch $@
+
+docs: $(BIN)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench
@@ -40,4 +48,4 @@ chromium:
 test: lint typecheck chromium unit
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis test-output
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis test-output site

@@ -256,7 +256,7 @@ def main() -> None:
         "--gc",
         choices=["freeze", "default"],
         default="freeze",
-        help="freeze: AsyncioScheduler(gc_freeze_every_s=1.0), as README advises; default: off",
+        help="freeze: AsyncioScheduler(gc_freeze_every_s=1.0), as the docs advise; default: off",
     )
     args = parser.parse_args()
     raise SystemExit(

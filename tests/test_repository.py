@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -56,3 +57,13 @@ def test_escapes(path: str, target: str, outside: bool) -> None:
 def test_no_tracked_symlink_points_outside_the_repository() -> None:
     bad = {p: t for p, t in tracked_symlinks().items() if escapes(p, t)}
     assert not bad, f"tracked symlinks out of the repository (git rm them): {bad}"
+
+
+def test_the_readme_is_short_and_its_links_exist() -> None:
+    """At most 200 lines (the rest is in docs/); every relative link points at a file."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 200
+    links = re.findall(r"\]\(([^)#\s]+)", text)
+    local = [link for link in links if "://" not in link]
+    assert local, "the README links into the docs"
+    assert [link for link in local if not (REPO / link).is_file()] == []

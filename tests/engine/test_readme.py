@@ -1,4 +1,4 @@
-"""The README's "Emitting events" example runs and prints the events of a whole call."""
+"""The docs' call-session example (docs/emitting.md) runs and prints the events of a call."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 from tests.conftest import REPO
 
 
-def test_the_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    readme = (REPO / "README.md").read_text()
-    code = readme.split("## Emitting events", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+def test_the_emitting_page_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    page = (REPO / "docs" / "emitting.md").read_text(encoding="utf-8")
+    code = page.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/emitting.md", "exec"), {"__name__": "docs"})
     assert capsys.readouterr().out.splitlines() == [
         "status-update initiated 0",
         "status-update ongoing 0",

@@ -99,8 +99,8 @@ def test_unreadable_file_and_bad_toml(tmp_path: Path) -> None:
         load_config("[monitor\n")
 
 
-def test_the_readme_example_is_valid_and_shows_the_defaults() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Configuration (`[monitor]`", 1)[1]
+def test_the_documented_monitor_section_is_valid_and_shows_the_defaults() -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+    section = page.read_text(encoding="utf-8").split("## Monitoring: `[monitor]`", 1)[1]
     block = section.split("```toml\n", 1)[1].split("```", 1)[0]
     assert load_config(block) == MonitorConfig()

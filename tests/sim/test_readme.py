@@ -1,4 +1,4 @@
-"""The README's emit example runs as written against a real receiver and delivers the call."""
+"""The emit example (README and docs/delivery.md) runs as written against a real receiver."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import REPO
 
 
-def _example(marker: str) -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+def _example(page: str, marker: str) -> str:
+    text = (REPO / page).read_text(encoding="utf-8")
     return text.split(f"<!-- example: {marker} -->\n```python\n", 1)[1].split("```", 1)[0]
 
 
-def test_the_emit_example_delivers_a_call(receiver: str, tmp_path: Path) -> None:
-    code = _example("emit").replace("http://127.0.0.1:8000", receiver)
+@pytest.mark.parametrize("page", ["README.md", "docs/delivery.md"])
+def test_the_emit_example_delivers_a_call(page: str, receiver: str, tmp_path: Path) -> None:
+    code = _example(page, "emit").replace("http://127.0.0.1:8000", receiver)
     script = tmp_path / "emit.py"
     script.write_text(code, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLHOOK_")}

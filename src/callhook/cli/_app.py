@@ -18,8 +18,8 @@ app = typer.Typer(
 )
 
 DB_HELP = "Database URL: sqlite:///file.sqlite3 (default ./callhook.sqlite3) or postgresql://..."
-CONFIG_HELP = "TOML config file (see README)."
-PROFILE_HELP = "Simulation profile (TOML; see README). Default: the built-in one."
+CONFIG_HELP = "TOML config file (see docs/configuration.md)."
+PROFILE_HELP = "Simulation profile (TOML; see docs/configuration.md). Default: the built-in one."
 
 
 def fail(exc: CallhookError, code: int = 1) -> NoReturn:

@@ -2,7 +2,7 @@
 
 Every key is optional; the defaults are the thresholds SPEC §5 documents. Unknown keys are
 an error (a typo must not silently disable a rule). Rates are fractions (``0.05`` = 5 %),
-latencies milliseconds, windows and delays seconds. See the README, "Monitoring".
+latencies milliseconds, windows and delays seconds. See docs/monitoring.md.
 """
 
 from __future__ import annotations

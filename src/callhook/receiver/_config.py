@@ -49,7 +49,7 @@ class AuthMode(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ReceiverConfig:
-    """Everything ``callhook serve`` can be told (see README, "Receiving events")."""
+    """Everything ``callhook serve`` can be told (docs/configuration.md)."""
 
     database_url: str = DEFAULT_URL
     host: str = "127.0.0.1"
@@ -69,7 +69,7 @@ class ReceiverConfig:
     header_timeout: float = 10.0
     #: Seconds a request body may stall between two reads (else the connection is closed).
     body_timeout: float = 30.0
-    #: The ``[monitor]`` section of the config file (defaults when absent; see README).
+    #: The ``[monitor]`` section of the config file (defaults when absent).
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     #: A name per API token, in the same order (``[api] tokens = {name = "token"}``); audit
     #: records name the token that asked. Tokens without one are ``token-1``, ``token-2``...
