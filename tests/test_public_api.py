@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import callhook
 import callhook.events
+import callhook.export
 import callhook.receiver
 import callhook.redaction
 import callhook.store
@@ -27,12 +28,15 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "DAY_MS",
         "DEFAULT_MAX_DEPTH",
         "DEFAULT_URL",
+        "EXPORT_TABLES",
         "LATENCY_STAGES",
         "STATUS_RANK",
         "CallFilter",
         "CallState",
         "Cutoffs",
         "Erased",
+        "ExportColumn",
+        "ExportPage",
         "Incoming",
         "InvalidCursor",
         "Outcome",
@@ -43,9 +47,11 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "Store",
         "Writer",
         "alert_rows",
+        "count_calls",
         "dimensions",
         "erase_calls",
         "erase_user_number",
+        "export_pages",
         "get_call",
         "get_sentiment",
         "head_revision",
@@ -67,6 +73,7 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "overview",
         "parse_event",
         "pattern_inputs",
+        "purge",
         "rate_series",
         "remove_calls",
         "save_alerts",
@@ -351,3 +358,7 @@ def test_sim_exports_are_sorted_and_exact() -> None:
 
 def test_redaction_exports_are_exact() -> None:
     assert callhook.redaction.__all__ == ["ENTITIES", "NumberMode", "RedactionConfig", "Redactor"]
+
+
+def test_export_exports_are_exact() -> None:
+    assert callhook.export.__all__ == ["TABLES", "ExportResult", "Format", "count_calls", "export"]

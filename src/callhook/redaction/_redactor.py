@@ -88,6 +88,14 @@ class Redactor:
         digest = hmac.new(self._key, self.normalize(value).encode(), hashlib.sha256)
         return "hmac:" + digest.hexdigest()[:24]
 
+    def stored_forms(self, value: str) -> list[str]:
+        """Every form in which a caller's number ``value`` may be stored: as given, in E.164,
+        and (when numbers are hashed) hashed. A masked number cannot be told from others."""
+        forms = [value, self.normalize(value)]
+        if self.config.numbers is NumberMode.HASH:
+            forms.append(self.number(value))
+        return sorted(set(forms))
+
     def normalize(self, value: str) -> str:
         """A phone number in E.164 (``+14155550172``) when it parses as one, else as given."""
         pn = self._phonenumbers

@@ -16,6 +16,13 @@ from callhook.store._erasure import (
     list_erasures,
     remove_calls,
 )
+from callhook.store._export import (
+    EXPORT_TABLES,
+    ExportColumn,
+    ExportPage,
+    count_calls,
+    export_pages,
+)
 from callhook.store._merge import STATUS_RANK, CallState, merge
 from callhook.store._migrate import head_revision, upgrade
 from callhook.store._monitoring import (
@@ -42,7 +49,7 @@ from callhook.store._queries import (
     list_messages,
     list_unattributed,
 )
-from callhook.store._retention import DAY_MS, Cutoffs, Purger, PurgeStep
+from callhook.store._retention import DAY_MS, Cutoffs, Purger, PurgeStep, purge
 from callhook.store._schema import metadata
 from callhook.store._store import Store
 from callhook.store._timeseries import (
@@ -58,12 +65,15 @@ __all__ = [
     "DAY_MS",
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_URL",
+    "EXPORT_TABLES",
     "LATENCY_STAGES",
     "STATUS_RANK",
     "CallFilter",
     "CallState",
     "Cutoffs",
     "Erased",
+    "ExportColumn",
+    "ExportPage",
     "Incoming",
     "InvalidCursor",
     "Outcome",
@@ -74,9 +84,11 @@ __all__ = [
     "Store",
     "Writer",
     "alert_rows",
+    "count_calls",
     "dimensions",
     "erase_calls",
     "erase_user_number",
+    "export_pages",
     "get_call",
     "get_sentiment",
     "head_revision",
@@ -98,6 +110,7 @@ __all__ = [
     "overview",
     "parse_event",
     "pattern_inputs",
+    "purge",
     "rate_series",
     "remove_calls",
     "save_alerts",

@@ -10,15 +10,17 @@ reports that nothing is left.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Select, Table, delete, func, select, update
+from sqlalchemy import Connection, Engine, Select, Table, delete, func, select, update
 
+from callhook.store._engine import write_transaction
 from callhook.store._erasure import Erased, remove_calls
 from callhook.store._monitoring import monitor_alerts
 from callhook.store._schema import arrivals, calls, unattributed
 
-__all__ = ["DAY_MS", "Cutoffs", "PurgeStep", "Purger"]
+__all__ = ["DAY_MS", "Cutoffs", "PurgeStep", "Purger", "purge"]
 
 DAY_MS = 86_400_000
 #: Calls are found through their first event's timestamp (indexed), then confirmed by the
@@ -191,3 +193,31 @@ def _delete_some(conn: Connection, target: Table, old: Select[tuple[int]], limit
     if not chosen:
         return 0
     return conn.execute(delete(target).where(target.c.pk.in_(chosen))).rowcount
+
+
+def purge(
+    engine: Engine,
+    cutoffs: Cutoffs,
+    *,
+    batch: int = 100,
+    progress: Callable[[PurgeStep], None] | None = None,
+) -> PurgeStep:
+    """Run a whole pass now, each step in a transaction of its own; the totals.
+
+    For ``callhook db purge`` and scripts; a running receiver paces its own passes
+    (``RetentionTask``). ``progress`` is told of each step."""
+    purger = Purger(cutoffs, batch=batch)
+    total = PurgeStep(done=True)
+    while True:
+        with write_transaction(engine) as conn:
+            step = purger.step(conn)
+        if step.done:
+            return total
+        total.removed.calls += step.removed.calls
+        for name, count in step.removed.rows.items():
+            total.removed.add(name, count)
+        total.bodies_trimmed += step.bodies_trimmed
+        total.unattributed += step.unattributed
+        total.alerts += step.alerts
+        if progress is not None:
+            progress(step)
