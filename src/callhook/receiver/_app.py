@@ -29,6 +29,7 @@ from callhook.receiver._monitoring import MonitorCollector, MonitorFeed, monitor
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
 from callhook.receiver._redaction import RedactionMiddleware
 from callhook.receiver._retention import RetentionTask
+from callhook.receiver._security import SecurityHeadersMiddleware
 from callhook.redaction import Redactor
 from callhook.store import Store
 
@@ -41,8 +42,8 @@ def _now_ms() -> int:
 
 class ReceiverApp:
     """The ASGI app: ``POST`` to the webhook path goes straight to the ingest chain
-    (limits → auth → ingest); everything else is routed by Starlette, behind the API-token
-    check when ``api_tokens`` are configured."""
+    (limits → auth → ingest); everything else is routed by Starlette, behind the security
+    headers and (when ``api_tokens`` are configured) the API-token check."""
 
     def __init__(
         self,
@@ -58,7 +59,7 @@ class ReceiverApp:
         self.webhook = webhook
         #: The Starlette app of every other route (its lifespan is the app's).
         self.other = other
-        #: ``other`` behind the API-token check when tokens are configured.
+        #: ``other`` behind the security headers and the API-token check (when configured).
         self._guarded = guarded or other
         #: The live bus behind ``/api/stream``; ``live.close()`` ends every stream.
         self.live = live
@@ -189,4 +190,5 @@ def create_app(
         if config.api_tokens
         else other
     )
+    guarded = SecurityHeadersMiddleware(guarded)
     return ReceiverApp(config.webhook_path, webhook, other, live, feed, guarded=guarded)

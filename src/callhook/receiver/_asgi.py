@@ -25,7 +25,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_JSON = [(b"content-type", b"application/json")]
+_JSON = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
 
 
 def error_body(code: str, message: str, path: str | None = None) -> bytes:

@@ -242,41 +242,10 @@ def _dashboard_paths() -> dict[str, Any]:
 
 DOCS_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>callhook receiver API</title>
-<style>
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-h2{font-size:1.1rem;margin:1.5rem 0 .3rem}code{background:#f3f3f3;padding:0 .2rem}
-.m{display:inline-block;width:3.5rem;font-weight:bold}.p{color:#555;font-size:.9rem}
-pre{background:#f6f6f6;padding:.5rem;overflow:auto;max-height:20rem}
-</style></head><body>
+<link rel="stylesheet" href="/static/docs.css">
+<script src="/static/docs.js" defer></script></head><body>
 <h1>callhook receiver API</h1>
 <p>Generated from <a href="/openapi.json">/openapi.json</a>. GET links open the live JSON.</p>
 <div id="paths">Loading…</div>
-<script>
-fetch('/openapi.json').then(r => r.json()).then(doc => {
-  const root = document.getElementById('paths'); root.textContent = '';
-  for (const [path, ops] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(ops)) {
-      const h = document.createElement('h2');
-      const m = document.createElement('span');
-      m.className = 'm'; m.textContent = method.toUpperCase(); h.appendChild(m);
-      if (method === 'get' && !path.includes('{')) {
-        const a = document.createElement('a');
-        a.href = path; a.textContent = path; h.appendChild(a);
-      } else {
-        const c = document.createElement('code'); c.textContent = path; h.appendChild(c);
-      }
-      root.appendChild(h);
-      const s = document.createElement('div');
-      s.textContent = op.summary || ''; root.appendChild(s);
-      const params = (op.parameters || []).map(p => p.name + ' (' + p.in + ')').join(', ');
-      if (params) { const p = document.createElement('div'); p.className = 'p';
-        p.textContent = 'Parameters: ' + params; root.appendChild(p); }
-      const codes = Object.keys(op.responses || {}).join(', ');
-      const r = document.createElement('div');
-      r.className = 'p'; r.textContent = 'Responses: ' + codes;
-      root.appendChild(r);
-    }
-  }
-});
-</script></body></html>
+</body></html>
 """
