@@ -242,7 +242,7 @@ def _dashboard_paths() -> dict[str, Any]:
 
 DOCS_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>callhook receiver API</title>
-<link rel="stylesheet" href="/static/docs.css">
+<link rel="stylesheet" href="/static/docs.css"><link rel="icon" href="data:,">
 <script src="/static/docs.js" defer></script></head><body>
 <h1>callhook receiver API</h1>
 <p>Generated from <a href="/openapi.json">/openapi.json</a>. GET links open the live JSON.</p>
