@@ -67,3 +67,23 @@ def test_the_readme_is_short_and_its_links_exist() -> None:
     local = [link for link in links if "://" not in link]
     assert local, "the README links into the docs"
     assert [link for link in local if not (REPO / link).is_file()] == []
+
+
+# Modules over the guide whose owners split them after their rewrites (issue 17, item 5:
+# delivery speed and ingest speed rework these files first). Remove a name once it is split.
+_SPLIT_PENDING = frozenset(
+    {
+        "src/callhook/delivery/_dispatcher.py",
+        "src/callhook/delivery/_outbox.py",
+        "src/callhook/store/_writer.py",
+    }
+)
+
+
+def test_modules_stay_within_400_lines() -> None:
+    sizes = {
+        str(path.relative_to(REPO)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in (REPO / "src").rglob("*.py")
+    }
+    over = sorted(name for name, lines in sizes.items() if lines > 400)
+    assert [name for name in over if name not in _SPLIT_PENDING] == []

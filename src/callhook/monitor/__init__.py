@@ -34,10 +34,11 @@ from callhook.monitor._config import (
     WebhookSinkConfig,
     load_config,
 )
-from callhook.monitor._core import MonitorCore, Outcome, SayAction, WebhookAction
+from callhook.monitor._core import MonitorCore
 from callhook.monitor._history import MonitorHistory, SqlAlertStore, stored_patterns
 from callhook.monitor._impact import HangImpact, HangOutcome
 from callhook.monitor._monitor import Monitor, MonitorClosedError, MonitorStats
+from callhook.monitor._outcome import Outcome, SayAction, WebhookAction
 from callhook.monitor._patterns import (
     CallRecord,
     Dimension,

@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from callhook.events import (
     Call,
     EndOfCallReport,
@@ -19,42 +17,19 @@ from callhook.events import (
     Message,
     StatusUpdate,
 )
-from callhook.monitor._alerts import Alert, AlertBook, Condition, Notice, RuleId, Severity
+from callhook.monitor._alerts import Alert, AlertBook, Condition, RuleId, Severity
 from callhook.monitor._calls import CallState, num, text
 from callhook.monitor._config import MonitorConfig
 from callhook.monitor._impact import HangImpact, HangOutcome, HangTracker
 from callhook.monitor._lazy import materialize
+from callhook.monitor._outcome import Outcome, SayAction, WebhookAction
 from callhook.monitor._patterns import CallRecord, IncidentKind, IncidentRecord
 from callhook.monitor._rules import RuleSet
 from callhook.monitor._sentiment import SentimentPoint, SentimentScorer
 
-__all__ = ["MonitorCore", "Outcome", "SayAction", "WebhookAction"]
+__all__ = ["MonitorCore"]
 
 TERMINAL_STATUSES = frozenset({"finished", "failed"})
-
-
-class SayAction(msgspec.Struct, frozen=True, kw_only=True):
-    """Remediation: ``POST {"type": "say", "message": ...}`` to a call's control URL."""
-
-    call_id: str
-    control_url: str
-    message: str
-    pending_message_id: str
-
-
-class WebhookAction(msgspec.Struct, frozen=True, kw_only=True):
-    """Remediation: ``POST`` the systemic-hangs alert as JSON to the configured webhook."""
-
-    url: str
-    alert: Alert
-
-
-class Outcome(msgspec.Struct, kw_only=True):
-    """What one ``process`` or ``tick`` asks of the async side."""
-
-    saves: list[Alert] = msgspec.field(default_factory=list)
-    notices: list[Notice] = msgspec.field(default_factory=list)
-    actions: list[SayAction | WebhookAction] = msgspec.field(default_factory=list)
 
 
 class MonitorCore:

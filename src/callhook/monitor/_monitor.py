@@ -36,9 +36,10 @@ from callhook._exceptions import CallhookError
 from callhook.events import Call, Event, LazyEvent
 from callhook.monitor._alerts import Alert, AlertStore, InMemoryAlertStore
 from callhook.monitor._config import MonitorConfig
-from callhook.monitor._core import MonitorCore, Outcome
+from callhook.monitor._core import MonitorCore
 from callhook.monitor._history import MonitorHistory
 from callhook.monitor._impact import HangImpact
+from callhook.monitor._outcome import Outcome
 from callhook.monitor._patterns import CallRecord, Dimension, IncidentRecord, PatternRow
 from callhook.monitor._patterns import analyze_patterns as _analyze
 from callhook.monitor._remediation import RemediationError, Remediator

@@ -16,7 +16,7 @@ import msgspec
 
 from callhook._exceptions import CallhookError
 from callhook.monitor._alerts import Notice, NoticeKind
-from callhook.monitor._core import SayAction, WebhookAction
+from callhook.monitor._outcome import SayAction, WebhookAction
 from callhook.monitor._sinks import notice_json
 
 __all__ = ["RemediationError", "Remediator"]
