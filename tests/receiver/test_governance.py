@@ -92,6 +92,14 @@ async def test_delete_needs_a_valid_token(store: Store) -> None:
 
 
 @pytest.mark.asyncio
+async def test_the_openapi_document_lists_the_erasure(store: Store) -> None:
+    async with http(with_tokens(store)) as client:
+        document = (await client.get("/openapi.json")).json()
+    erase = document["paths"]["/api/calls/{callId}"]["delete"]
+    assert set(erase["responses"]) == {"200", "401", "403", "404"}
+
+
+@pytest.mark.asyncio
 async def test_a_long_reference_is_refused(store: Store) -> None:
     async with http(with_tokens(store), TOKEN) as client:
         response = await client.delete("/api/calls/x", params={"reference": "r" * 201})

@@ -66,6 +66,26 @@ def _get(summary: str, params: list[dict[str, Any]], key: str | None = None) -> 
     }
 
 
+def _erase() -> dict[str, Any]:
+    error = {"content": {"application/json": {"schema": _ERROR}}}
+    return {
+        "summary": "Erase the call from every table; the audit record names the API token",
+        "parameters": [
+            _CALL_ID,
+            _query("reference", description="the request's reference, kept in the audit"),
+        ],
+        "responses": {
+            "200": {
+                "description": "Erased: calls, rows per table, auditId",
+                "content": {"application/json": {}},
+            },
+            "401": {"description": "No valid API token", **error},
+            "403": {"description": "No API tokens configured on this receiver", **error},
+            "404": {"description": "No such call (the request is recorded)", **error},
+        },
+    }
+
+
 def openapi_document(webhook_path: str) -> bytes:
     """The OpenAPI document as JSON bytes."""
     filters = [
@@ -113,9 +133,13 @@ def openapi_document(webhook_path: str) -> bytes:
                 }
             },
             "/api/calls": _get("Calls, newest first", filters, "calls"),
-            "/api/calls/{callId}": _get(
-                "One call: state, status history, assistant, analysis, cost, counts", [_CALL_ID]
-            ),
+            "/api/calls/{callId}": {
+                **_get(
+                    "One call: state, status history, assistant, analysis, cost, counts",
+                    [_CALL_ID],
+                ),
+                "delete": _erase(),
+            },
             "/api/calls/{callId}/messages": _get(
                 "Messages by timestamp, then position, then arrival",
                 [_CALL_ID, *_PAGE_PARAMS],
