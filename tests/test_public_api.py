@@ -52,6 +52,7 @@ def test_store_exports_are_sorted_and_exact() -> None:
         "erase_calls",
         "erase_user_number",
         "export_pages",
+        "first_call_since",
         "get_call",
         "get_sentiment",
         "head_revision",

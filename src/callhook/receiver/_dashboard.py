@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
+from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -22,6 +24,7 @@ from callhook.store import (
     SeriesFilter,
     Store,
     dimensions,
+    first_call_since,
     latency_series,
     live_figures,
     overview,
@@ -86,7 +89,12 @@ def dashboard_routes(store: Store, bus: LiveBus) -> list[BaseRoute]:
         return json_response(await store.read(lambda c: rate_series(c, where)))
 
     async def filters(request: Request) -> Response:
-        return json_response(await store.read(dimensions))
+        since = _now_ms() - _DAY_MS
+
+        def read(conn: Connection) -> dict[str, Any]:  # Any: JSON values
+            return {**dimensions(conn), "firstCallAt": first_call_since(conn, since)}
+
+        return json_response(await store.read(read))
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})

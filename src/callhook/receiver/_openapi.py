@@ -250,7 +250,11 @@ def _dashboard_paths() -> dict[str, Any]:
             "hangRate, errorRate",
             series,
         ),
-        "/api/metrics/filters": _get("Assistants, providers and models seen", []),
+        "/api/metrics/filters": _get(
+            "Assistants, providers and models seen, and firstCallAt: the first event time of "
+            "the earliest call of the last 24 h (null when none)",
+            [],
+        ),
         "/api/overview": _get(
             "The dashboard's overview: {now, live: {ongoingCalls, openAlerts, hangsLastHour, "
             "errorsLastHour, eventsPerMinute, eventsPerSecond}, hour and today: {current, "

@@ -35,7 +35,7 @@ from callhook.store._monitoring import (
     save_hang_impacts,
     save_sentiment,
 )
-from callhook.store._overview import live_figures, overview
+from callhook.store._overview import first_call_since, live_figures, overview
 from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming, parse_event
 from callhook.store._queries import (
     CallFilter,
@@ -89,6 +89,7 @@ __all__ = [
     "erase_calls",
     "erase_user_number",
     "export_pages",
+    "first_call_since",
     "get_call",
     "get_sentiment",
     "head_revision",

@@ -29,7 +29,14 @@ from callhook.store._schema import calls, messages
 from callhook.store._schema import errors as errors_table
 from callhook.store._schema import hangs as hangs_table
 
-__all__ = ["MAX_WINDOW_MESSAGES", "SPARK_BUCKETS", "live_figures", "overview", "response_times"]
+__all__ = [
+    "MAX_WINDOW_MESSAGES",
+    "SPARK_BUCKETS",
+    "first_call_since",
+    "live_figures",
+    "overview",
+    "response_times",
+]
 
 Json = dict[str, Any]  # Any: JSON values
 
@@ -170,6 +177,13 @@ def live_figures(conn: Connection, now_ms: int) -> Json:
         "hangsLastHour": int(conn.execute(hangs).scalar() or 0),
         "errorsLastHour": int(conn.execute(errors).scalar() or 0),
     }
+
+
+def first_call_since(conn: Connection, since: int) -> int | None:
+    """The first event time of the earliest call that started at or after ``since``."""
+    found = conn.execute(select(func.min(calls.c.first_ts)).where(calls.c.first_ts >= since))
+    value = found.scalar()
+    return int(value) if value is not None else None
 
 
 def overview(conn: Connection, now_ms: int, day_start_ms: int) -> Json:

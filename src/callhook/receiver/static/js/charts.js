@@ -22,16 +22,20 @@ function timeLabel(ms, span) {
 }
 
 // series: [{ name, color, points: [[xMs, y|null], ...] }]; format: y value -> label.
-export function lineChart({ series, format = (v) => String(v), width = 560, height = 220, yMax = null }) {
+// x0 / x1: the time range drawn (default: that of the points); the svg's __timeAt(x) maps
+// a viewBox x back to a time (drag to zoom).
+export function lineChart({ series, format = (v) => String(v), width = 560, height = 220, yMax = null, x0: from = null, x1: to = null }) {
   const pad = { l: 56, r: 12, t: 12, b: 28 };
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]).filter((v) => typeof v === "number"));
-  const x0 = Math.min(...xs), x1 = Math.max(...xs);
+  const x0 = from ?? Math.min(...xs), x1 = to ?? Math.max(...xs);
   const top = yMax ?? niceMax(Math.max(0, ...ys));
   const bottom = Math.min(0, ...ys);
   const X = (x) => pad.l + ((x - x0) / ((x1 - x0) || 1)) * (width - pad.l - pad.r);
   const Y = (y) => pad.t + (1 - (y - bottom) / ((top - bottom) || 1)) * (height - pad.t - pad.b);
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "data-points": ys.length });
+  const buckets = Math.max(0, ...series.map((x) => x.points.length));
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "data-points": ys.length, "data-buckets": buckets, "data-series": series.length });
+  root.__timeAt = (x) => x0 + ((Math.min(Math.max(x, pad.l), width - pad.r) - pad.l) / (width - pad.l - pad.r)) * (x1 - x0);
   for (let i = 0; i <= 4; i++) {
     const v = bottom + ((top - bottom) * i) / 4;
     root.append(svg("line", { x1: pad.l, x2: width - pad.r, y1: Y(v), y2: Y(v), class: "grid" }),
