@@ -28,6 +28,7 @@ from callhook.receiver._asgi import (
     send_json,
 )
 from callhook.receiver._auth import matches_any
+from callhook.receiver._ratelimit import FailureLimiter
 
 __all__ = ["COOKIE", "TOKEN_NAME", "ApiAuthMiddleware"]
 
@@ -42,10 +43,19 @@ _OPEN_PREFIXES = ("/static/",)
 class ApiAuthMiddleware:
     """Lets requests with a valid API token (or to an open path) through to ``app``."""
 
-    def __init__(self, app: ASGIApp, tokens: Sequence[str], names: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        tokens: Sequence[str],
+        names: Sequence[str] = (),
+        *,
+        limiter: FailureLimiter | None = None,
+    ) -> None:
         if not tokens:
             raise ValueError("ApiAuthMiddleware needs at least one token")
         self.app = app
+        #: Counts wrong tokens per address; over its limit, 429 without checking.
+        self.limiter = limiter
         self._tokens = [token.encode() for token in tokens]
         self._names = [names[i] if i < len(names) else f"token-{i + 1}" for i in range(len(tokens))]
 
@@ -57,6 +67,10 @@ class ApiAuthMiddleware:
         if path in _OPEN or path.startswith(_OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
+        limiter = self.limiter
+        if limiter is not None and (wait := limiter.retry_after(scope)) is not None:
+            await limiter.refuse(send, wait)
+            return
         bearer, cookie, from_query = _bearer(scope), _cookie(scope), _query_token(scope)
         name = self._name(bearer) or self._name(cookie)
         if name is not None:
@@ -67,9 +81,13 @@ class ApiAuthMiddleware:
             scope[TOKEN_NAME] = name
             await self.app(scope, receive, _setting_cookie(send, from_query))
         else:
+            presented = any(t is not None for t in (bearer, cookie, from_query))
+            if presented and limiter is not None and (wait := limiter.failed(scope)) is not None:
+                await limiter.refuse(send, wait)
+                return
             reason = (
                 "Invalid API token"
-                if any(t is not None for t in (bearer, cookie, from_query))
+                if presented
                 else "This endpoint needs the API token: send `Authorization: Bearer <token>`, "
                 "or open the dashboard once with ?token=<token>"
             )

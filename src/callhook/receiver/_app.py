@@ -27,6 +27,7 @@ from callhook.receiver._live import LiveBus
 from callhook.receiver._metrics import ReceiverMetrics
 from callhook.receiver._monitoring import MonitorCollector, MonitorFeed, monitor_routes
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
+from callhook.receiver._ratelimit import FailureLimiter
 from callhook.receiver._redaction import RedactionMiddleware
 from callhook.receiver._retention import RetentionTask
 from callhook.receiver._security import SecurityHeadersMiddleware
@@ -126,10 +127,11 @@ def create_app(
         listeners=(live, feed, *listeners),
     )
     door: ASGIApp = ingest
+    limiter = FailureLimiter(config.auth_failure_limit)
     if config.redaction.enabled:
         door = RedactionMiddleware(ingest, Redactor(config.redaction))
     webhook = LimitsMiddleware(
-        AuthMiddleware(door, mode=config.auth, secrets=config.secrets),
+        AuthMiddleware(door, mode=config.auth, secrets=config.secrets, limiter=limiter),
         max_body_bytes=config.max_body_bytes,
     )
     spec = openapi_document(config.webhook_path)
@@ -186,7 +188,7 @@ def create_app(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
     guarded: ASGIApp = (
-        ApiAuthMiddleware(other, config.api_tokens, config.token_names())
+        ApiAuthMiddleware(other, config.api_tokens, config.token_names(), limiter=limiter)
         if config.api_tokens
         else other
     )

@@ -28,6 +28,7 @@ from callhook.receiver._asgi import (
     send_json,
 )
 from callhook.receiver._config import AuthMode
+from callhook.receiver._ratelimit import FailureLimiter
 
 __all__ = ["AuthMiddleware", "matches_any", "read_body"]
 
@@ -51,9 +52,18 @@ async def read_body(receive: Receive) -> bytes:
 class AuthMiddleware:
     """Authenticates ``POST`` requests to the wrapped app according to ``mode``."""
 
-    def __init__(self, app: ASGIApp, *, mode: AuthMode, secrets: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        mode: AuthMode,
+        secrets: tuple[str, ...],
+        limiter: FailureLimiter | None = None,
+    ) -> None:
         self.app = app
         self.mode = mode
+        #: Counts refused credentials per address; over its limit, 429 without checking.
+        self.limiter = limiter
         self._secrets = tuple(s.encode() for s in secrets)
         self._hooks = (
             tuple(Webhook(s) for s in secrets) if mode is AuthMode.STANDARD_WEBHOOKS else ()
@@ -62,6 +72,10 @@ class AuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or self.mode is AuthMode.NONE:
             await self.app(scope, receive, send)
+            return
+        limiter = self.limiter
+        if limiter is not None and (wait := limiter.retry_after(scope)) is not None:
+            await limiter.refuse(send, wait)
             return
         try:
             if self.mode is AuthMode.SECRET:
@@ -72,6 +86,11 @@ class AuthMiddleware:
                 receive = _replay(body)
         except VerificationError as exc:
             logger.info("receiver.unauthorized %s", exc.reason)
+            if limiter is not None and self._presented(scope):
+                wait = limiter.failed(scope)
+                if wait is not None:
+                    await limiter.refuse(send, wait)
+                    return
             await send_json(
                 send,
                 401,
@@ -80,6 +99,12 @@ class AuthMiddleware:
             )
             return
         await self.app(scope, receive, send)
+
+    def _presented(self, scope: Scope) -> bool:
+        """Whether the request carried a credential (a missing one guesses nothing)."""
+        if self.mode is AuthMode.SECRET:
+            return any(header(scope, name) is not None for name in _SECRET_HEADERS)
+        return header(scope, b"webhook-signature") is not None
 
     def _check_secret(self, scope: Scope) -> None:
         given = None

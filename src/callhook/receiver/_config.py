@@ -25,6 +25,7 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 from callhook._exceptions import ConfigError
 from callhook.monitor import MonitorConfig, MonitorConfigError
 from callhook.monitor import load_config as load_monitor_config
+from callhook.receiver._ratelimit import parse_limit
 from callhook.receiver._retention import RetentionConfig
 from callhook.redaction import RedactionConfig
 from callhook.store import DEFAULT_MAX_DEPTH, DEFAULT_URL
@@ -65,6 +66,9 @@ class ReceiverConfig:
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     max_batch: int = 256
     log_level: str = "info"
+    #: Failed authentications allowed per client address (``limits`` notation, e.g.
+    #: ``"30/minute"``); past it the address gets 429 with ``Retry-After``.
+    auth_failure_limit: str = "30/minute"
     #: Seconds a client has to send a request's line and headers (else 408 and closed).
     header_timeout: float = 10.0
     #: Seconds a request body may stall between two reads (else the connection is closed).
@@ -96,6 +100,15 @@ class ReceiverConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number of seconds", setting="server")
+        try:
+            if parse_limit(self.auth_failure_limit).amount < 1:
+                raise ValueError("no failure allowed")
+        except (ValueError, TypeError):
+            raise ConfigError(
+                'failure_limit must be a rate such as "30/minute" or "5 per second" '
+                f"(got {self.auth_failure_limit!r})",
+                setting="auth.failure_limit",
+            ) from None
         if not 4 <= self.max_depth <= 1000:
             raise ConfigError("max_depth must be between 4 and 1000", setting="webhook")
         if self.auth is not AuthMode.NONE and not self.secrets:
@@ -246,6 +259,7 @@ _FILE_KEYS = {
     ("webhook", "max_batch"): "max_batch",
     ("auth", "mode"): "auth",
     ("auth", "secrets"): "secrets",
+    ("auth", "failure_limit"): "auth_failure_limit",
     ("api", "tokens"): "api_tokens",
 }
 
