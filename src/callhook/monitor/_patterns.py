@@ -204,4 +204,4 @@ def analyze_patterns(
 def _sort_key(group: str) -> tuple[int, str]:
     """Numeric bands in numeric order ("5-9" before "10-14"), other groups by name."""
     head = group.split("-", 1)[0]
-    return (int(head), group) if head.isdigit() else (1 << 30, group)
+    return (int(head), group) if head.isascii() and head.isdigit() else (1 << 30, group)

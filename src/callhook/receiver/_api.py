@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "api_routes",
     "endpoint",
     "error_response",
+    "integer",
     "json_response",
     "limit_param",
     "page_response",
@@ -41,6 +43,8 @@ __all__ = [
 
 _DEFAULT_LIMIT = 50
 _MAX_LIMIT = 500
+_INTEGER = re.compile(r"-?[0-9]+")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class BadParameter(Exception):
@@ -63,25 +67,39 @@ def page_response(page: Page, key: str) -> Response:
     return json_response({key: page.items, "nextCursor": page.next_cursor})
 
 
+def integer(raw: str) -> int | None:
+    """``raw`` as an integer when it is ASCII digits with an optional leading ``-`` and fits
+    a 64-bit signed column; else ``None`` (``isdigit()`` alone accepts ``²`` and ``٣``)."""
+    if _INTEGER.fullmatch(raw) is None or len(raw) > 20:  # int() refuses over 4300 digits
+        return None
+    value = int(raw)
+    return value if _INT64_MIN <= value <= _INT64_MAX else None
+
+
 def limit_param(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return _DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_LIMIT:
+    value = integer(raw)
+    if value is None or not 1 <= value <= _MAX_LIMIT:
         raise BadParameter("limit", f"limit must be an integer from 1 to {_MAX_LIMIT}")
-    return int(raw)
+    return value
 
 
 def time_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    if raw.lstrip("-").isdigit():
-        return int(raw)
+    message = f"{name} must be epoch milliseconds (a 64-bit integer) or ISO-8601"
+    if _INTEGER.fullmatch(raw) is not None:
+        value = integer(raw)
+        if value is None:
+            raise BadParameter(name, message)
+        return value
     try:
         return int(datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
-        raise BadParameter(name, f"{name} must be epoch milliseconds or ISO-8601") from None
+    except (ValueError, OverflowError):
+        raise BadParameter(name, message) from None
 
 
 def _bool(request: Request, name: str) -> bool | None:

@@ -17,7 +17,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from callhook.receiver._api import BadParameter, endpoint, json_response, time_param
+from callhook.receiver._api import BadParameter, endpoint, integer, json_response, time_param
 from callhook.receiver._live import LiveBus, LiveStream
 from callhook.store import (
     LATENCY_STAGES,
@@ -50,8 +50,8 @@ def _series_filter(request: Request, now_ms: int) -> SeriesFilter:
     raw = request.query_params.get("bucket")
     if raw is None:
         bucket_ms = max(1000, -(-(until - since) // 60))  # about 60 points
-    elif raw.isdigit() and int(raw) > 0:
-        bucket_ms = int(raw) * 1000
+    elif (seconds := integer(raw)) is not None and 0 < seconds < 2**53:
+        bucket_ms = seconds * 1000
     else:
         raise BadParameter("bucket", "bucket must be a positive number of seconds")
     if (until - since) / bucket_ms > MAX_BUCKETS:

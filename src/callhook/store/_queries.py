@@ -93,6 +93,8 @@ def decode_cursor(cursor: str, size: int) -> list[int]:
         raise InvalidCursor("The cursor is not one this API returned; start without it") from None
     if len(values) != size:
         raise InvalidCursor("The cursor belongs to another list; start without it")
+    if not all(-(2**63) <= value < 2**63 for value in values):  # what BIGINT columns hold
+        raise InvalidCursor("The cursor is not one this API returned; start without it")
     return values
 
 
