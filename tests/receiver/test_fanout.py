@@ -75,3 +75,17 @@ async def test_without_the_database_notices_are_delivered_locally() -> None:
         mine = bus.subscribe()
         _ingest(bus, "c-3")
         assert (await _next(mine.queue))["callId"] == "c-3"
+
+
+@pytest.mark.asyncio
+async def test_a_notice_that_is_not_text_does_not_stop_the_fanout(pg_url: str) -> None:
+    """The sending task survives a notice it cannot send (it used to die on anything but a
+    database error, and the process's notices then never reached other processes)."""
+    one, two = LiveBus(), LiveBus()
+    async with PgFanout(pg_url, one.deliver) as f1, PgFanout(pg_url, two.deliver):
+        there = two.subscribe()
+        f1.publish(b'{"callId": "\xff"}')
+        await asyncio.sleep(0.2)
+        one.route_through(f1.publish)
+        _ingest(one, "c-4")
+        assert (await _next(there.queue))["callId"] == "c-4"

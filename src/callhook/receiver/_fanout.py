@@ -137,7 +137,7 @@ class PgFanout:
                             (self.channel, batch),
                         )
                         notice = await self._outbox.get()
-            except psycopg.Error as exc:
+            except Exception as exc:  # this task must outlive any one notice
                 self.deliver(notice)  # the one in hand is not lost for this process
                 logger.warning("receiver.live_fanout_send_failed %s; retrying", exc)
                 await asyncio.sleep(_RETRY_S)

@@ -26,6 +26,8 @@ __all__ = [
     "Incoming",
     "body_digest",
     "check_depth",
+    "check_text",
+    "clean_text",
     "compact",
     "parse_event",
 ]
@@ -82,14 +84,23 @@ class Incoming:
 
 
 def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_DEPTH) -> Incoming:
-    """Validate one request body and prepare it for the store; raises ``DecodeError``."""
+    """Validate one request body and prepare it for the store; raises ``DecodeError``.
+
+    The whole body must be UTF-8 without unpaired surrogate escapes, including the parts
+    kept raw, so that everything stored is text. Ids (``call.id``, each ``messageId``,
+    ``call.assistantId``, ``assistant._id``) are kept exactly, so one holding a NUL, which a
+    PostgreSQL text column cannot hold, is refused (422) rather than changed.
+    """
+    check_text(data)
     lazy = decode_lazy(data)
     parts = _PARTS.decode(data).message  # cannot fail: decode_lazy accepted the same bytes
     for key, raw in parts.items():
         if key != "messages":
             check_depth(raw, max_depth - 2, f"$.message.{key}")
     call = lazy.call
-    call_id = _clean(call.id) if call is not None else None
+    call_id = _id(call.id, "$.message.call.id") if call is not None else None
+    for position, message in enumerate(lazy.messages or ()):
+        _id(message.message_id, f"$.message.messages[{position}].messageId")
     fields: dict[str, bytes] = {}
     raw_call = parts.get("call")
     if raw_call is not None and call_id is not None:
@@ -98,6 +109,8 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
                 fields[key] = bytes(value)
     status = call.status if call is not None and isinstance(call.status, str) else None
     assistant_id = call.assistant_id if call is not None else None
+    if isinstance(assistant_id, str):
+        _id(assistant_id, "$.message.call.assistantId")
     assistant = assistant_digest = assistant_name = None
     raw_assistant = lazy.assistant
     if raw_assistant is not None:
@@ -106,8 +119,11 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
             assistant_digest = hashlib.blake2b(assistant, digest_size=16).hexdigest()
             keys = _FIELDS.decode(assistant) if assistant[:1] == b"{" else {}
             assistant_name = _string(keys.get("name"))
+            own_id = _string(keys.get("_id"))
+            if own_id is not None:
+                _id(own_id, "$.message.assistant._id")
             if not isinstance(assistant_id, str) or not assistant_id:
-                assistant_id = _string(keys.get("_id"))
+                assistant_id = own_id
     hang = _typed(_HANG, lazy.hang, "$.message.hang")
     error = _typed(_ERROR, lazy.error, "$.message.error")
     body: bytes | None = None
@@ -132,11 +148,11 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
         received_at=received_at,
         messages=lazy.messages,
         call_fields=fields,
-        status=_clean(status) if status else None,
-        assistant_id=_clean(assistant_id) if isinstance(assistant_id, str) else None,
+        status=clean_text(status) if status else None,
+        assistant_id=assistant_id if isinstance(assistant_id, str) else None,
         assistant=assistant,
         assistant_digest=assistant_digest,
-        assistant_name=_clean(assistant_name) if assistant_name else None,
+        assistant_name=clean_text(assistant_name) if assistant_name else None,
         body=body,
         report=report,
         hang=hang,
@@ -194,11 +210,43 @@ def _string(raw: msgspec.Raw | None) -> str | None:
     return _STRING.decode(raw)
 
 
-def _clean(text: str) -> str:
-    """Make a string safe for any database column: no NUL, no lone surrogate."""
-    if text.isascii():
-        return text.replace("\x00", "") if "\x00" in text else text
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+def check_text(data: bytes) -> None:
+    """Raise ``DecodeError`` unless ``data`` is UTF-8 and every ``\\u`` escape is text.
+
+    msgspec checks both only in what it decodes to ``str``; the parts it skips or keeps raw
+    (unknown keys, messages) are checked here, so that every stored span decodes.
+    """
+    if not data.isascii():
+        try:
+            data.decode()
+        except UnicodeDecodeError as exc:
+            reason = f"Invalid JSON: the body is not UTF-8 (byte {exc.start} is invalid)"
+            raise DecodeError(reason) from None
+    if b"\\" in data:  # an unpaired surrogate escape (\\ud800) is refused by format()
+        try:
+            msgspec.json.format(data)
+        except msgspec.DecodeError as exc:
+            reason = str(exc).removeprefix("JSON is malformed: ")
+            if reason == "Input data was truncated":
+                reason = "a \\u escape is an unpaired UTF-16 surrogate"
+            raise DecodeError(f"Invalid JSON: {reason}") from None
+
+
+def clean_text(text: str) -> str:
+    """A string for a column derived for filtering (status, role, error code...): without
+    NUL, which PostgreSQL text refuses. The JSON kept beside it has the string exactly."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _id(value: str, path: str) -> str:
+    """An id is kept exactly: one that a text column cannot hold is refused."""
+    if "\x00" in value:
+        raise DecodeError(
+            "An id must not contain U+0000 (NUL): callhook keeps ids exactly and a NUL "
+            "cannot be stored",
+            path,
+        )
+    return value
 
 
 _STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)

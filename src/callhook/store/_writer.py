@@ -330,7 +330,7 @@ class Writer:
             taken.add(message_id)
             rows.append(
                 {
-                    "message_id": message_id.replace("\x00", ""),
+                    "message_id": message_id,
                     "position": position,
                     "ts": int(ts) if isinstance(ts, int | float) and abs(ts) < 2**62 else None,
                     "role": role.replace("\x00", "") if isinstance(role, str) else None,
@@ -412,4 +412,4 @@ def _late_response(message_id: str, message: Message) -> tuple[str | None, int |
     parent = parse_message_id(message_id).parent_id
     waited = hang.waited_ms
     ms = int(waited) if isinstance(waited, int | float) and abs(waited) < 2**62 else None
-    return (parent.replace("\x00", "") if parent else None), ms
+    return parent or None, ms
