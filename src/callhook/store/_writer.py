@@ -249,7 +249,14 @@ class Writer:
             )
             return Outcome("unattributed", None)
         call = known.get(call_id)
-        if call is not None and item.digest in call.digests:
+        new_rows: list[Params] | None = None
+        if call is None:
+            new_rows = self._new_messages(item, set())  # validated before the call exists
+            call, created = self._create(conn, call_id, item)
+            known[call_id] = call
+            if not created:  # another process created it meanwhile: judge against theirs
+                new_rows = None
+        if item.digest in call.digests:
             pk = call.state.pk
             batch.duplicates.append(
                 {"k_call_pk": pk, "k_digest": item.digest, "last_received_at": item.received_at}
@@ -258,9 +265,8 @@ class Writer:
             call.state.updated_at = max(call.state.updated_at, item.received_at)
             batch.dirty[call_id] = call
             return Outcome("duplicate", call_id)
-        new_rows = self._new_messages(item, call.message_ids if call is not None else set())
-        if call is None:  # validated: now the call may be created
-            call = known[call_id] = self._create(conn, call_id, item)
+        if new_rows is None:
+            new_rows = self._new_messages(item, call.message_ids)
         state = call.state
         pk = state.pk
         late = merge(state, item)
@@ -378,11 +384,13 @@ class Writer:
             loaded[row.call_pk].state.history[row.status] = row.first_ts
         return {call.state.call_id: call for call in loaded.values()}
 
-    def _create(self, conn: Connection, call_id: str, item: Incoming) -> _Call:
+    def _create(self, conn: Connection, call_id: str, item: Incoming) -> tuple[_Call, bool]:
+        """The new call and ``True``; or, when another process created it since we looked
+        (its insert committed while ours waited), that call, locked and loaded, and ``False``."""
         pk = conn.execute(Rare.create_call(self._postgres, call_id, item)).scalar()
-        if pk is None:  # another process created it since we looked: merge into theirs
-            return self._lock_and_load(conn, {call_id})[call_id]
-        return _Call(CallState(call_id, pk=pk), version=0)
+        if pk is None:
+            return self._lock_and_load(conn, {call_id})[call_id], False
+        return _Call(CallState(call_id, pk=pk), version=0), True
 
     # -- writing -----------------------------------------------------------------------------
 
