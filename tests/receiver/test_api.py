@@ -66,7 +66,7 @@ async def test_an_unknown_route_is_404_with_the_error_body(client: httpx.AsyncCl
         ({"since": "yesterday"}, "since"),
         ({"hasHang": "maybe"}, "hasHang"),
         ({"cursor": "!!!"}, "cursor"),
-        ({"cursor": "WzFd"}, "cursor"),
+        ({"cursor": "WzEsMiwzXQ"}, "cursor"),  # [1, 2, 3]: a cursor of another list
     ],
 )
 async def test_bad_query_parameters_are_400(

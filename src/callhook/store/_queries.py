@@ -134,9 +134,14 @@ def _call_summary(row: Any) -> Json:  # Any: a calls row (with or without extra 
 
 
 def list_calls(conn: Connection, where: CallFilter, cursor: str | None, limit: int) -> Page:
-    """Calls, newest first (by first event timestamp), with filters."""
+    """Calls, newest first, with filters; ``since``/``until`` bound the first event timestamp.
+
+    Newest first means in the order the receiver first heard of each call (descending
+    ``pk``): pages on a key that never changes, so a call cannot repeat or be skipped
+    between pages, whereas its first event timestamp moves when a late, older event arrives.
+    """
     first = func.coalesce(calls.c.first_ts, 0)
-    query = select(calls, first.label("sort_ts"))
+    query = select(calls)
     if where.status is not None:
         query = query.where(calls.c.status == where.status)
     if where.assistant_id is not None:
@@ -166,12 +171,12 @@ def list_calls(conn: Connection, where: CallFilter, cursor: str | None, limit: i
             )
         )
     if cursor is not None:
-        query = query.where(_after([first, calls.c.pk], decode_cursor(cursor, 2)))
-    query = query.order_by(first.desc(), calls.c.pk.desc()).limit(limit + 1)
+        query = query.where(calls.c.pk < decode_cursor(cursor, 1)[0])
+    query = query.order_by(calls.c.pk.desc()).limit(limit + 1)
     rows = conn.execute(query).all()
     facts = listing_facts(conn, list(rows))
     items = [{**_call_summary(row), **extra} for row, extra in zip(rows, facts, strict=True)]
-    key = [rows[limit - 1].sort_ts, rows[limit - 1].pk] if len(rows) > limit else None
+    key = [rows[limit - 1].pk] if len(rows) > limit else None
     return _page(items, limit, key)
 
 
