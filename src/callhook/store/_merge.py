@@ -8,7 +8,10 @@ permutation of the same events (with duplicates) gives the same state:
   not know ranks below all of them (it never replaces a known one);
 - each key of ``call``: the value from the newest event carrying a non-null value, ties
   broken by the value's bytes; a ``null`` only fills a key nothing else has filled;
-- the assistant and the end-of-call report: likewise, newest ``(timestamp, content)`` wins;
+- the assistant: the most complete object wins (most top-level keys), then the newest
+  ``(timestamp, content)``, so that the end-of-call report's cut-down copy (``_id`` and
+  ``name`` only) never replaces the full assistant the call's other events carried;
+- the end-of-call report: the newest ``(timestamp, content)`` wins;
 - ``first_ts`` / ``last_ts``: the minimum and maximum event timestamps.
 
 An event older than the newest one seen is *late*: it may fill gaps but changes nothing newer.
@@ -55,6 +58,9 @@ class CallState:
     field_ts: dict[str, int] = field(default_factory=dict)
     assistant_digest: str | None = None
     assistant_ts: int | None = None
+    #: Top-level keys of the assistant ``assistant_digest`` names (not a column: read from
+    #: the stored assistant when the state is loaded).
+    assistant_keys: int = 0
     report: bytes | None = None
     report_ts: int | None = None
     message_count: int = 0
@@ -105,9 +111,11 @@ def merge(state: CallState, event: Incoming) -> bool:
     digest = event.assistant_digest
     if digest is not None and (
         state.assistant_digest is None
-        or (ts, digest) > (_or(state.assistant_ts), state.assistant_digest)
+        or (event.assistant_keys, ts, digest)
+        > (state.assistant_keys, _or(state.assistant_ts), state.assistant_digest)
     ):
         state.assistant_digest, state.assistant_ts = digest, ts
+        state.assistant_keys = event.assistant_keys
     report = event.report
     if report is not None and (
         state.report is None or (ts, report) > (_or(state.report_ts), state.report)

@@ -24,6 +24,7 @@ T = TypeVar("T")
 __all__ = [
     "DEFAULT_MAX_DEPTH",
     "Incoming",
+    "assistant_keys",
     "body_digest",
     "check_depth",
     "check_text",
@@ -69,6 +70,8 @@ class Incoming:
     assistant: bytes | None
     assistant_digest: str | None
     assistant_name: str | None
+    #: How many top-level keys the assistant object has: the more complete one is kept.
+    assistant_keys: int
     #: What is kept of the body: without messages and assistant; ``None`` for conversation.
     body: bytes | None
     report: bytes | None
@@ -112,12 +115,14 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
     if isinstance(assistant_id, str):
         _id(assistant_id, "$.message.call.assistantId")
     assistant = assistant_digest = assistant_name = None
+    assistant_keys = 0
     raw_assistant = lazy.assistant
     if raw_assistant is not None:
         assistant = compact(raw_assistant)
         if assistant != b"{}":
             assistant_digest = hashlib.blake2b(assistant, digest_size=16).hexdigest()
             keys = _FIELDS.decode(assistant) if assistant[:1] == b"{" else {}
+            assistant_keys = len(keys)
             assistant_name = _string(keys.get("name"))
             own_id = _string(keys.get("_id"))
             if own_id is not None:
@@ -153,6 +158,7 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
         assistant=assistant,
         assistant_digest=assistant_digest,
         assistant_name=clean_text(assistant_name) if assistant_name else None,
+        assistant_keys=assistant_keys,
         body=body,
         report=report,
         hang=hang,
@@ -162,6 +168,11 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
         lazy=lazy,
         data=data,
     )
+
+
+def assistant_keys(body: str | bytes) -> int:
+    """How many top-level keys a stored assistant object has (0 when it is no object)."""
+    return len(_FIELDS.decode(body)) if body[:1] in ("{", b"{") else 0
 
 
 def body_digest(data: bytes) -> int:

@@ -36,9 +36,22 @@ from callhook.events import (
 )
 from callhook.store._blob import pack
 from callhook.store._merge import CallState, merge, status_rank
-from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming, check_depth, compact
+from callhook.store._parse import (
+    DEFAULT_MAX_DEPTH,
+    Incoming,
+    assistant_keys,
+    check_depth,
+    compact,
+)
 from callhook.store._rows import STATE_COLUMNS, state_from_row, state_values
-from callhook.store._schema import EVENT_CODES, arrivals, calls, messages, status_history
+from callhook.store._schema import (
+    EVENT_CODES,
+    arrivals,
+    assistants,
+    calls,
+    messages,
+    status_history,
+)
 from callhook.store._sql import Params, prepared_insert, prepared_update
 from callhook.store._statements import Rare
 
@@ -382,6 +395,15 @@ class Writer:
         ).where(status_history.c.call_pk.in_(pks))
         for row in conn.execute(history):
             loaded[row.call_pk].state.history[row.status] = row.first_ts
+        by_digest: dict[str, list[CallState]] = {}
+        for call in loaded.values():
+            if call.state.assistant_digest is not None:
+                by_digest.setdefault(call.state.assistant_digest, []).append(call.state)
+        if by_digest:
+            query = select(assistants.c.digest, assistants.c.body)
+            for digest, body in conn.execute(query.where(assistants.c.digest.in_(by_digest))):
+                for state in by_digest[digest]:
+                    state.assistant_keys = assistant_keys(body)
         return {call.state.call_id: call for call in loaded.values()}
 
     def _create(self, conn: Connection, call_id: str, item: Incoming) -> tuple[_Call, bool]:
