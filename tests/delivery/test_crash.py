@@ -13,12 +13,15 @@ import subprocess
 import sys
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from callhook.delivery import list_deliveries
 from callhook.store import make_engine
+from tests.databases import database_url
 
 HERE = Path(__file__).parent
 DEADLINE = 60.0
@@ -64,10 +67,13 @@ class Process:
                 lines.append(line)
 
 
-def test_sigkill_mid_stream_then_restart_delivers_everything_once_in_order(
-    tmp_path: Path,
-) -> None:
-    db = f"sqlite:///{tmp_path / 'callhook.sqlite3'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL: a SQLite file, or a private PostgreSQL schema."""
+    yield from database_url(request.param, tmp_path)
+
+
+def test_sigkill_mid_stream_then_restart_delivers_everything_once_in_order(db: str) -> None:
     receiver = Process(str(HERE / "crash_receiver.py"))
     try:
         ready = receiver.next_line()

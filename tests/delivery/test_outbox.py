@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
 
 import httpx
+import msgspec
 import pytest
 import sqlalchemy as sa
 
-from callhook.delivery import METADATA, ServerConfig, create_outbox_tables, list_deliveries
-from callhook.delivery._outbox import NewRow, Outbox
+from callhook.delivery import (
+    METADATA,
+    DeliveryError,
+    ServerConfig,
+    create_outbox_tables,
+    list_deliveries,
+)
+from callhook.delivery._outbox import AttemptResult, NewRow, Outbox
+from callhook.store import make_engine
 
 from .conftest import FakeClock, dispatcher, envelope, server
 
@@ -143,3 +155,131 @@ def test_repair_heads_restores_a_lost_head(db: sa.Engine) -> None:
     [claimed] = outbox.claim(1000.0, "w", limit=5, free={}, default_free=5, lease_margin=1)
     assert (claimed.call_id, claimed.sequence) == ("A", 1)
     assert outbox.repair_heads() == 0
+
+
+def _waiting_on_a_lock(db: sa.Engine, application: str) -> bool:
+    with db.connect() as conn:
+        query = sa.text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = :app AND wait_event_type = 'Lock'"
+        )
+        return bool(conn.execute(query, {"app": application}).scalar())
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_an_event_inserted_while_another_process_finishes_its_predecessor_is_head(
+    db: sa.Engine,
+) -> None:
+    """PostgreSQL, two processes: A inserts event 2 while B records event 1 as delivered.
+    A must not decide "not head" from event 1 being pending while B, not seeing event 2
+    yet, passes the head to no one: event 2 would wait forever."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises its write transactions")
+    url = db.url.render_as_string(hide_password=False)
+    apps = {name: f"callhook-test-{name}-{uuid.uuid4().hex[:8]}" for name in "AB"}
+    engines = {name: make_engine(f"{url}&application_name={app}") for name, app in apps.items()}
+    a, b = Outbox(engines["A"]), Outbox(engines["B"])
+    a.insert([_row("C", 0)], 1000.0)
+    [first] = b.claim(1000.0, "B", limit=5, free={}, default_free=5, lease_margin=30)
+    second = _row("C", 1)
+    table = METADATA.tables["callhook_delivery_outbox"]
+    blocker = db.connect()
+    try:
+        # Holds event 2's webhook-id uncommitted, so A's insert stops after it has looked.
+        blocker.execute(
+            table.insert().values(
+                webhook_id=second.webhook_id,
+                call_id="other",
+                event_type="hang",
+                url="http://x/",
+                sequence=1,
+                body=b"{}",
+                config=b"{}",
+                status="dead",
+                is_head=False,
+                window_start=0.0,
+                created_at=0.0,
+                next_attempt_at=0.0,
+            )
+        )
+        inserting = threading.Thread(target=a.insert, args=([second], 1000.0))
+        inserting.start()
+        _until(lambda: _waiting_on_a_lock(db, apps["A"]))
+        delivered = AttemptResult(
+            row=first,
+            started_at=1000.0,
+            latency_ms=1.0,
+            status_code=200,
+            outcome="delivered",
+            error=None,
+            new_status="delivered",
+            next_attempt_at=1000.0,
+        )
+        recording = threading.Thread(target=b.record, args=([delivered], 1000.0))
+        recording.start()
+        _until(lambda: not recording.is_alive() or _waiting_on_a_lock(db, apps["B"]))
+    finally:
+        blocker.rollback()
+        blocker.close()
+    inserting.join(30)
+    recording.join(30)
+    [claimed] = a.claim(1000.0, "A", limit=5, free={}, default_free=5, lease_margin=30)
+    assert (claimed.call_id, claimed.sequence) == ("C", 2)
+    for engine in engines.values():
+        engine.dispose()
+
+
+@pytest.mark.asyncio
+async def test_a_call_id_of_any_length_is_stored_with_its_batch(db: sa.Engine) -> None:
+    """A call id over 255 characters lost every event of its emit() batch on PostgreSQL."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content)["message"]["call"]["id"])
+        return httpx.Response(200)
+
+    long_id = "WC-" + "x" * 300
+    async with dispatcher(db, handler) as d:
+        for call in ("WC-1", long_id, "WC-2"):
+            d.emit(envelope(call))
+        await d.flush()
+        await d.wait_idle()
+    assert sorted(seen) == sorted(["WC-1", long_id, "WC-2"])
+    assert {r.status for r in list_deliveries(db)} == {"delivered"}
+
+
+@pytest.mark.asyncio
+async def test_an_event_the_database_refuses_loses_no_other_of_its_batch(
+    db: sa.Engine,
+) -> None:
+    """One row that cannot be stored fails alone: ``deliver`` raises for it, the events
+    accepted with it in the same batch are stored and sent."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite stores a NUL character in text")
+    parsed = ServerConfig.parse(server())
+    assert parsed is not None
+    unstorable = msgspec.structs.replace(parsed, url="http://hooks.example/\x00")
+    async with dispatcher(db, lambda r: httpx.Response(200)) as d:
+        d.emit(envelope("WC-1"))
+        refused = asyncio.ensure_future(d.deliver(envelope("WC-2"), server=unstorable))
+        d.emit(envelope("WC-3"))
+        with pytest.raises(DeliveryError, match="Could not store the event"):
+            await refused
+        await d.wait_idle()
+    assert sorted(r.call_id for r in list_deliveries(db)) == ["WC-1", "WC-3"]
+    assert [r.sequence for r in list_deliveries(db)] == [1, 1]
+
+
+@pytest.mark.asyncio
+async def test_a_call_id_with_nul_is_refused_with_a_sentence(db: sa.Engine) -> None:
+    async with dispatcher(db, lambda r: httpx.Response(200)) as d:
+        with pytest.raises(DeliveryError, match="contains a NUL character"):
+            await d.deliver(envelope("WC\x001"))
+        await d.deliver(envelope("WC-2"))
+    assert [r.call_id for r in list_deliveries(db)] == ["WC-2"]

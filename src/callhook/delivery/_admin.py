@@ -1,4 +1,4 @@
-"""The delivery log and dead letters: listing rows and attempts, requeueing for replay."""
+"""The delivery log and dead letters: listing rows and attempts, counting them."""
 
 from __future__ import annotations
 
@@ -7,12 +7,17 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from callhook._exceptions import DeliveryError
-from callhook.delivery._outbox import DEAD, DELIVERED, PENDING, repair_heads
-from callhook.delivery._tables import ATTEMPTS, ENDPOINTS, OUTBOX
-from callhook.store import write_transaction
+from callhook.delivery._outbox import DEAD, DELIVERED, PENDING
+from callhook.delivery._tables import ATTEMPTS, OUTBOX
 
-__all__ = ["AttemptRecord", "DeliveryRecord", "list_attempts", "list_deliveries", "requeue"]
+__all__ = [
+    "AttemptRecord",
+    "DeliveryRecord",
+    "OutboxStats",
+    "list_attempts",
+    "list_deliveries",
+    "outbox_stats",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,66 +108,6 @@ def list_attempts(engine: sa.Engine, delivery_id: int) -> list[AttemptRecord]:
     )
     with engine.connect() as conn:
         return [AttemptRecord(**row._asdict()) for row in conn.execute(query)]
-
-
-def requeue(
-    engine: sa.Engine,
-    *,
-    now: float,
-    ids: Sequence[int] = (),
-    call_id: str | None = None,
-    to_url: str | None = None,
-) -> list[int]:
-    """Make deliveries pending again with a fresh retry window; returns their ids.
-
-    ``ids``: those rows, whatever their state except pending (a delivered event can be sent
-    again; its ``webhook-id`` is unchanged, so receivers can deduplicate it). ``call_id``: the
-    call's dead letters. ``to_url`` sends them to another endpoint. The target endpoints are
-    re-enabled if a 410 had disabled them. Raises ``DeliveryError`` for unknown ids.
-    """
-    if not ids and call_id is None:
-        raise DeliveryError("Nothing to replay: give delivery ids or a call id.")
-    if to_url is not None and not to_url.startswith(("http://", "https://")):
-        raise DeliveryError("--to must be an http:// or https:// URL", url=to_url)
-    with write_transaction(engine) as conn:
-        query = sa.select(OUTBOX.c.id, OUTBOX.c.url, OUTBOX.c.status)
-        if ids:
-            query = query.where(OUTBOX.c.id.in_(list(ids)))
-        if call_id is not None:
-            query = query.where(OUTBOX.c.call_id == call_id)
-            if not ids:
-                query = query.where(OUTBOX.c.status == DEAD)
-        rows = conn.execute(query.order_by(OUTBOX.c.id)).all()
-        missing = sorted(set(ids) - {row.id for row in rows})
-        if missing:
-            raise DeliveryError(
-                f"No delivery with id {', '.join(map(str, missing))}; "
-                "see `callhook deliveries list`",
-                call_id=call_id,
-            )
-        chosen = [row for row in rows if row.status != PENDING]
-        if not chosen:
-            return []
-        values: dict[str, object] = {
-            "status": PENDING,
-            "window_attempts": 0,
-            "window_start": now,
-            "next_attempt_at": now,
-            "finished_at": None,
-            "lease_until": None,
-            "lease_owner": None,
-        }
-        if to_url is not None:
-            values["url"] = to_url
-        chosen_ids = [row.id for row in chosen]
-        conn.execute(OUTBOX.update().where(OUTBOX.c.id.in_(chosen_ids)).values(**values))
-        calls = conn.execute(
-            sa.select(OUTBOX.c.call_id).where(OUTBOX.c.id.in_(chosen_ids)).distinct()
-        )
-        repair_heads(conn, [call for (call,) in calls])
-        urls = {to_url} if to_url is not None else {row.url for row in chosen}
-        conn.execute(ENDPOINTS.delete().where(ENDPOINTS.c.url.in_(sorted(urls))))
-    return chosen_ids
 
 
 @dataclass(frozen=True, slots=True)

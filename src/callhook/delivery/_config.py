@@ -73,6 +73,8 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
             raise _error("is required when delivery is enabled (an http(s) URL)", "url", url)
         if not url.startswith(("http://", "https://")):
             raise _error("must start with http:// or https://", "url", url)
+        if _has_control(url, space=True):
+            raise _error("must not contain spaces or control characters", "url", url)
         return cls(
             url=url,
             messages=_messages(data.get("messages"), url),
@@ -148,8 +150,17 @@ def _headers(value: object, url: str) -> dict[str, str]:
     for name, header in value.items():
         if not isinstance(name, str) or not name or not isinstance(header, str):
             raise _error("values must be strings", f"headers.{name}", header, url)
+        if _has_control(name, space=True) or _has_control(header, space=False):
+            raise _error("must not contain control characters", f"headers.{name}", None, url)
         headers[name] = header
     return headers
+
+
+def _has_control(text: str, *, space: bool) -> bool:
+    """Whether ``text`` holds a control character (or a space, with ``space``): what an HTTP
+    request line or header cannot carry, and a database text column may refuse (NUL)."""
+    limit = 33 if space else 32
+    return any((ord(c) < limit and (space or c != "\t")) or c == "\x7f" for c in text)
 
 
 def _max_retries(value: object, url: str) -> int | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import uuid
 from collections import Counter
@@ -25,23 +26,24 @@ from typing import ParamSpec, TypeVar
 import httpx
 import sqlalchemy as sa
 
-from callhook._exceptions import DeliveryError
-from callhook.delivery._admin import requeue
+from callhook._exceptions import DecodeError, DeliveryError
 from callhook.delivery._clock import Clock, SystemClock
+from callhook.delivery._config import ServerConfig
 from callhook.delivery._outbox import AttemptResult, ClaimedRow, NewRow, Outbox
 from callhook.delivery._payload import encode_body, safe_url
 from callhook.delivery._policy import RetryPolicy
+from callhook.delivery._requeue import requeue
 from callhook.delivery._resolve import ConfigResolver, ServerInput, ServerResolver
 from callhook.delivery._sender import attempt, internal_failure
 from callhook.delivery._tables import create_outbox_tables
-from callhook.events import Envelope, Event
+from callhook.events import Envelope, Event, decode
 from callhook.store import DEFAULT_URL, make_engine
 
 __all__ = ["Dispatcher"]
 
 logger = logging.getLogger("callhook.delivery")
 
-#: Seconds between recomputations of the per-call heads while idle.
+#: Seconds between recomputations of the per-call heads.
 _REPAIR_EVERY = 10.0
 
 P = ParamSpec("P")
@@ -273,10 +275,18 @@ class Dispatcher:
         config = self._resolver.config_for(event, server)
         if config is None or not config.subscribes(event.type):
             return None
+        call_id = event.call_id or ""
+        if "\x00" in call_id:
+            raise DeliveryError(
+                "Cannot deliver an event whose call.id contains a NUL character (\\u0000): "
+                "databases cannot store it; use call ids without control characters.",
+                call_id=call_id,
+                event_type=event.type.value,
+            )
         webhook_id = f"msg_{uuid.uuid4().hex}"
         row = NewRow(
             webhook_id=webhook_id,
-            call_id=event.call_id or "",
+            call_id=call_id,
             event_type=event.type.value,
             url=config.url,
             body=encode_body(envelope, redact=self._redact),
@@ -292,20 +302,22 @@ class Dispatcher:
             self._insert_wake.clear()
             batch, self._inserts = self._inserts, []
             rows = [row for row, _ in batch if row is not None]
-            error: DeliveryError | None = None
+            failed: dict[str, DeliveryError] = {}
             if rows:
                 self._writing = True
                 try:
-                    await self._db(self._outbox.insert, rows, self._clock.time())
-                except sa.exc.SQLAlchemyError as exc:
-                    error = DeliveryError(
-                        f"Could not store {len(rows)} events in the outbox: {_db_error(exc)}"
-                    )
-                    lost = sorted({row.call_id for row, done in batch if row and done is None})
-                    logger.error("delivery.store_failed events=%s calls=%s", len(rows), lost)
+                    failed = await self._store(rows)
                 finally:
                     self._writing = False
-            for _, done in batch:
+            for row, done in batch:
+                error = failed.get(row.webhook_id) if row is not None else None
+                if error is not None and done is None:
+                    logger.error(
+                        "delivery.store_failed call=%s event=%s error=%s",
+                        row.call_id if row is not None else "",
+                        row.event_type if row is not None else "",
+                        error,
+                    )
                 if done is not None and not done.done():
                     if error is None:
                         done.set_result(None)
@@ -316,15 +328,37 @@ class Dispatcher:
             if self._stopping and not self._inserts:
                 return
 
+    async def _store(self, rows: list[NewRow]) -> dict[str, DeliveryError]:
+        """Insert ``rows`` in one commit; when that fails, in halves (in order), so that one
+        row the database refuses loses no other. Returns the errors by ``webhook-id``."""
+        try:
+            await self._db(self._outbox.insert, rows, self._clock.time())
+        except sa.exc.SQLAlchemyError as exc:
+            if len(rows) == 1:
+                [row] = rows
+                error = DeliveryError(
+                    f"Could not store the event in the outbox: {_db_error(exc)}",
+                    call_id=row.call_id,
+                    event_type=row.event_type,
+                )
+                return {row.webhook_id: error}
+            half = len(rows) // 2
+            return {**await self._store(rows[:half]), **await self._store(rows[half:])}
+        return {}
+
     # -- sending -------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
-        await self._db(self._outbox.repair_heads)
-        repaired_at = self._clock.time()
+        repaired_at = -math.inf
         while not self._stopping:
             self._wake.clear()
             free = self._max_in_flight - len(self._in_flight)
             now = self._clock.time()
+            if now - repaired_at >= _REPAIR_EVERY:
+                # A head is lost when a lease expires after a crash during a replay; rare and
+                # cheap (an index scan of the pending rows), so done under load too.
+                await self._db(self._outbox.repair_heads, now)
+                repaired_at = now
             claimed: list[ClaimedRow] = []
             if free > 0:
                 room = {url: self._per_endpoint - n for url, n in self._per_url.items()}
@@ -357,10 +391,6 @@ class Dispatcher:
             if self._in_flight or free <= 0:
                 await self._wait(self._poll_interval)
                 continue
-            if now - repaired_at >= _REPAIR_EVERY:
-                # Heads can be lost in a race between processes on one outbox; rare, cheap.
-                await self._db(self._outbox.repair_heads)
-                repaired_at = now
             due = await self._db(self._outbox.next_due, now)
             self._notify_progress()
             if due is None:
@@ -425,19 +455,45 @@ class Dispatcher:
     # -- replay --------------------------------------------------------------------------
 
     async def replay(
-        self, ids: Iterable[int] = (), *, call_id: str | None = None, to: str | None = None
+        self,
+        ids: Iterable[int] = (),
+        *,
+        call_id: str | None = None,
+        to: str | None = None,
+        server: ServerInput | None = None,
     ) -> list[int]:
-        """Send given-up (or any finished) deliveries again, with a fresh retry window.
+        """Send deliveries again, with a fresh retry window and the endpoint's current
+        configuration; returns the requeued ids.
 
-        ``ids``: those outbox rows; ``call_id``: every dead letter of that call; ``to``: another
-        endpoint URL. Re-enables endpoints a 410 had disabled. Returns the requeued ids.
+        ``ids``: those outbox rows (any state); ``call_id``: every dead letter of that call
+        (and its pending rows, when ``to`` or ``server`` moves them); ``to``: another endpoint
+        URL; ``server``: the configuration to send with. Without ``server``, the ``servers``
+        resolver's answer for the event, else the newest configuration accepted for the URL
+        (so a corrected secret is used). Re-enables endpoints a 410 had disabled.
         """
         self._check_running("replay")
+        config = self._resolver.config_for_replay(server)
+        refresh = self._refresh if self._resolver.has_servers else None
         chosen = await self._db(
-            requeue, self._engine, now=self._clock.time(), ids=list(ids), call_id=call_id, to_url=to
+            requeue,
+            self._engine,
+            now=self._clock.time(),
+            ids=list(ids),
+            call_id=call_id,
+            to_url=to,
+            server=config,
+            refresh=refresh,
         )
         self._wake.set()
         return chosen
+
+    def _refresh(self, body: bytes) -> ServerConfig | None:
+        """The ``servers`` resolver's configuration of a stored request body, if any."""
+        try:
+            event = decode(body).message
+        except DecodeError:
+            return None
+        return self._resolver.config_for(event, None)
 
     # -- waiting -------------------------------------------------------------------------
 

@@ -4,17 +4,22 @@
 over many rows (insert a batch, claim a batch, record a batch of attempts), so the database
 sees a few statements per batch, never one round trip per event.
 
-Per-call order: a row can be claimed only when it is the *head* of its (call, URL) — no other
-``pending`` row of that call and URL comes before it. A row stays ``pending`` while it is in
-flight (leased) and while it waits for a retry, so the next event of the call waits too.
-``is_head`` is set when a row is inserted into an empty key and passed on, in the same
-transaction, when the head is delivered or given up; ``repair_heads`` recomputes it from the
-definition (after a replay, at start, and when idle) to cover races between processes.
+Per-call order: a row can be claimed only when it is the *head* of its (call, URL): no other
+``pending`` row of that call and URL comes before it, and no other one is in flight (leased),
+which can happen after a replay. A row stays ``pending`` while it is in flight and while it
+waits for a retry, so the next event of the call waits too. ``is_head`` is computed from that
+definition (``repair_heads``) for the calls of each batch inserted, recorded or replayed, in
+the same transaction. On PostgreSQL those transactions first take an advisory lock per call,
+so that two processes cannot both decide from a view that the other is changing (an event
+inserted as "not head" while the other process finishes its predecessor); a periodic repair
+covers the rest (a lease that expired after a crash).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -82,10 +87,12 @@ class AttemptResult:
     disable_endpoint: bool = False
 
 
-def _earlier_pending_exists() -> sa.Exists:
-    """An earlier pending row of the same call and URL exists."""
+def head_condition(now: float) -> sa.ColumnElement[bool]:
+    """A pending row of ``OUTBOX`` is the head of its (call, URL): no earlier pending row,
+    and no other pending row in flight (leased until after ``now``)."""
     earlier = OUTBOX.alias("earlier")
-    return sa.exists().where(
+    busy = OUTBOX.alias("busy")
+    earlier_pending = sa.exists().where(
         earlier.c.call_id == OUTBOX.c.call_id,
         earlier.c.url == OUTBOX.c.url,
         earlier.c.status == PENDING,
@@ -94,6 +101,34 @@ def _earlier_pending_exists() -> sa.Exists:
             sa.and_(earlier.c.sequence == OUTBOX.c.sequence, earlier.c.id < OUTBOX.c.id),
         ),
     )
+    other_in_flight = sa.exists().where(
+        busy.c.call_id == OUTBOX.c.call_id,
+        busy.c.url == OUTBOX.c.url,
+        busy.c.status == PENDING,
+        busy.c.id != OUTBOX.c.id,
+        busy.c.lease_until > now,
+    )
+    return sa.and_(~earlier_pending, ~other_in_flight)
+
+
+def lock_calls(conn: sa.Connection, call_ids: Iterable[str]) -> None:
+    """On PostgreSQL, take this transaction's advisory lock of each call (sorted, so that two
+    transactions never wait for each other in a circle). SQLite's write transactions are
+    serialised already (``BEGIN IMMEDIATE``)."""
+    if conn.dialect.name != "postgresql":
+        return
+    keys = sorted({_lock_key(call) for call in call_ids})
+    if keys:
+        conn.exec_driver_sql(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM "
+            "(SELECT k FROM unnest(%(keys)s::bigint[]) AS k ORDER BY k) AS ordered",
+            {"keys": keys},
+        )
+
+
+def _lock_key(call_id: str) -> int:
+    digest = hashlib.blake2b(call_id.encode(), digest_size=8, person=b"callhook-call").digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 _CLAIM_COLUMNS = (
@@ -123,27 +158,7 @@ _RECORD = (
         finished_at=sa.bindparam("b_finished"),
         last_status_code=sa.bindparam("b_code"),
         last_error=sa.bindparam("b_error"),
-        is_head=sa.bindparam("b_is_head"),
     )
-)
-
-
-def _first_pending(call: sa.ColumnElement[str], url: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:
-    first = OUTBOX.alias("first")
-    return (
-        sa.select(first.c.id)
-        .where(first.c.call_id == call, first.c.url == url, first.c.status == PENDING)
-        .order_by(first.c.sequence, first.c.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-#: Pass the head of a (call, URL) on to its next pending row.
-_PROMOTE = (
-    OUTBOX.update()
-    .where(OUTBOX.c.id == _first_pending(sa.bindparam("b_call"), sa.bindparam("b_url")))
-    .values(is_head=True)
 )
 
 
@@ -153,23 +168,27 @@ class Outbox:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._skip_locked = engine.dialect.name == "postgresql"
-        self._sequences: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._sequences: OrderedDict[str, int] = OrderedDict()
         self._configs: dict[bytes, ServerConfig] = {}
 
     # -- accepting ---------------------------------------------------------------------
 
     def insert(self, rows: list[NewRow], now: float) -> None:
-        """Store a batch of accepted events, numbering them per (call, URL), in one commit."""
+        """Store a batch of accepted events, numbering them per call, in one commit.
+
+        Each event is the head of its (call, URL) when no other row of that key is pending.
+        The numbers are remembered only once the commit succeeded, so that a failed batch
+        leaves no gap in a call's sequence."""
+        calls = {r.call_id for r in rows}
         with write_transaction(self.engine) as conn:
-            keys = {(r.call_id, r.url) for r in rows}
-            self._load_sequences(conn, keys)
-            busy = self._pending_keys(conn, keys)
+            lock_calls(conn, calls)
+            sequences = self._load_sequences(conn, calls)
+            busy = self._pending_keys(conn, {(r.call_id, r.url) for r in rows})
             values = []
             encoded: dict[int, bytes] = {}
             for row in rows:
                 key = (row.call_id, row.url)
-                sequence = self._sequences[key] + 1
-                self._sequences[key] = sequence
+                sequence = sequences[row.call_id] = sequences[row.call_id] + 1
                 config = encoded.get(id(row.config))
                 if config is None:
                     config = encoded[id(row.config)] = _CONFIG_ENCODER.encode(row.config)
@@ -194,6 +213,9 @@ class Outbox:
                     }
                 )
             conn.execute(OUTBOX.insert(), values)
+        self._sequences.update(sequences)
+        for call in sequences:
+            self._sequences.move_to_end(call)
         while len(self._sequences) > _SEQUENCE_CACHE:
             self._sequences.popitem(last=False)
 
@@ -212,26 +234,21 @@ class Outbox:
             found.update((call, url) for call, url in conn.execute(query))
         return found & keys
 
-    def _load_sequences(self, conn: sa.Connection, keys: set[tuple[str, str]]) -> None:
-        missing = [key for key in keys if key not in self._sequences]
-        for key in keys - set(missing):
-            self._sequences.move_to_end(key)
-        if not missing:
-            return
-        for key in missing:
-            self._sequences[key] = 0
-        calls = sorted({call for call, _ in missing})
-        for start in range(0, len(calls), 500):
+    def _load_sequences(self, conn: sa.Connection, calls: set[str]) -> dict[str, int]:
+        """The highest sequence number of each call so far (cached; read when unknown)."""
+        sequences = {call: self._sequences[call] for call in calls if call in self._sequences}
+        missing = sorted(calls - set(sequences))
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            sequences.update(dict.fromkeys(chunk, 0))
             query = (
-                sa.select(OUTBOX.c.call_id, OUTBOX.c.url, sa.func.max(OUTBOX.c.sequence))
-                .where(OUTBOX.c.call_id.in_(calls[start : start + 500]))
-                .group_by(OUTBOX.c.call_id, OUTBOX.c.url)
+                sa.select(OUTBOX.c.call_id, sa.func.max(OUTBOX.c.sequence))
+                .where(OUTBOX.c.call_id.in_(chunk))
+                .group_by(OUTBOX.c.call_id)
             )
-            for call_id, url, highest in conn.execute(query):
-                if (call_id, url) in self._sequences:
-                    self._sequences[(call_id, url)] = max(
-                        self._sequences[(call_id, url)], int(highest or 0)
-                    )
+            for call_id, highest in conn.execute(query):
+                sequences[call_id] = int(highest or 0)
+        return sequences
 
     # -- claiming ----------------------------------------------------------------------
 
@@ -365,8 +382,12 @@ class Outbox:
     # -- recording ---------------------------------------------------------------------
 
     def record(self, results: list[AttemptResult], now: float) -> None:
-        """Store a batch of attempts and the new state of their rows, in one commit."""
+        """Store a batch of attempts and the new state of their rows, in one commit; the head
+        of each (call, URL) concerned is recomputed (the next row when one finished; an
+        earlier row replayed meanwhile when a retry is due)."""
+        calls = {r.row.call_id for r in results}
         with write_transaction(self.engine) as conn:
+            lock_calls(conn, calls)
             conn.execute(
                 ATTEMPTS.insert(),
                 [
@@ -395,16 +416,14 @@ class Outbox:
                         "b_finished": None if r.new_status == PENDING else now,
                         "b_code": r.status_code,
                         "b_error": r.error,
-                        "b_is_head": r.new_status == PENDING,
                     }
                     for r in results
                 ],
             )
-            finished = {(r.row.call_id, r.row.url) for r in results if r.new_status != PENDING}
+            finished = [r.row.id for r in results if r.new_status != PENDING]
             if finished:
-                conn.execute(
-                    _PROMOTE, [{"b_call": call, "b_url": url} for call, url in sorted(finished)]
-                )
+                conn.execute(OUTBOX.update().where(OUTBOX.c.id.in_(finished)).values(is_head=False))
+            _update_heads(conn, sorted(calls), now)
             for url in {r.row.url for r in results if r.disable_endpoint}:
                 exists = conn.execute(sa.select(ENDPOINTS.c.url).where(ENDPOINTS.c.url == url))
                 if exists.first() is None:
@@ -420,21 +439,42 @@ class Outbox:
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
 
-    def repair_heads(self, call_ids: Iterable[str] | None = None) -> int:
-        """Recompute ``is_head`` of pending rows from its definition (of ``call_ids`` only,
-        when given); returns how many rows changed. Scans the pending rows concerned."""
+    def repair_heads(self, now: float | None = None) -> int:
+        """Recompute ``is_head`` where it is wrong (a head lost in a crash, or in a race with
+        a process that does not lock); returns how many rows changed."""
         with write_transaction(self.engine) as conn:
-            return repair_heads(conn, call_ids)
+            return repair_heads(conn, time.time() if now is None else now)
 
 
-def repair_heads(conn: sa.Connection, call_ids: Iterable[str] | None = None) -> int:
-    """``Outbox.repair_heads`` inside an open transaction."""
-    should = ~_earlier_pending_exists()
-    query = (
-        OUTBOX.update()
-        .where(OUTBOX.c.status == PENDING, OUTBOX.c.is_head != should)
-        .values(is_head=should)
-    )
-    if call_ids is not None:
-        query = query.where(OUTBOX.c.call_id.in_(sorted(set(call_ids))))
-    return int(conn.execute(query).rowcount or 0)
+def repair_heads(conn: sa.Connection, now: float, call_ids: Iterable[str] | None = None) -> int:
+    """``Outbox.repair_heads`` inside an open transaction (only of ``call_ids`` when given):
+    finds the calls whose heads are wrong, locks them, and recomputes their heads."""
+    if call_ids is None:
+        should = head_condition(now)
+        query = (
+            sa.select(OUTBOX.c.call_id)
+            .where(OUTBOX.c.status == PENDING, OUTBOX.c.is_head != should)
+            .distinct()
+        )
+        call_ids = [call for (call,) in conn.execute(query)]
+    calls = sorted(set(call_ids))
+    lock_calls(conn, calls)
+    return _update_heads(conn, calls, now)
+
+
+def _update_heads(conn: sa.Connection, calls: list[str], now: float) -> int:
+    """Set ``is_head`` of the pending rows of ``calls`` from its definition."""
+    should = head_condition(now)
+    changed = 0
+    for start in range(0, len(calls), 500):
+        query = (
+            OUTBOX.update()
+            .where(
+                OUTBOX.c.status == PENDING,
+                OUTBOX.c.call_id.in_(calls[start : start + 500]),
+                OUTBOX.c.is_head != should,
+            )
+            .values(is_head=should)
+        )
+        changed += int(conn.execute(query).rowcount or 0)
+    return changed

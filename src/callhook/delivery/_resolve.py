@@ -55,6 +55,23 @@ class ConfigResolver:
         self._servers = servers
         self._by_call: dict[str, ServerConfig | None] = {}
 
+    @property
+    def has_servers(self) -> bool:
+        """Whether a ``servers`` resolver was given."""
+        return self._servers is not None
+
+    def config_for_replay(self, server: ServerInput | None) -> ServerConfig | None:
+        """The configuration given to a replay, checked (``None``: none given)."""
+        if server is None:
+            return None
+        config = server if isinstance(server, ServerConfig) else ServerConfig.parse(server)
+        if config is None:
+            raise DeliveryConfigError(
+                "a replay needs an enabled configuration: assistantServer.enabled is false",
+                "assistantServer.enabled",
+            )
+        return config
+
     def config_for(self, event: Event, server: ServerInput | None) -> ServerConfig | None:
         """The configuration of ``event`` (``None``: not delivered)."""
         if server is not None:

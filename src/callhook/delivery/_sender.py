@@ -109,8 +109,11 @@ def _result(
         disable = outcome is Outcome.DISABLE
         if disable:
             error = f"{error}; endpoint disabled until a replay re-enables it"
-    if error is not None and len(error) > _ERROR_LIMIT:
-        error = error[:_ERROR_LIMIT] + "..."
+    if error is not None:
+        # What a server says ends up in a database text column: no NUL (PostgreSQL refuses it).
+        error = error.replace("\x00", "\\x00")
+        if len(error) > _ERROR_LIMIT:
+            error = error[:_ERROR_LIMIT] + "..."
     return AttemptResult(
         row=row,
         started_at=started_at,

@@ -1,14 +1,16 @@
 """The outbox tables, in SQLAlchemy Core, on their own ``MetaData``.
 
-Created by the store's Alembic revision ``0002_delivery`` (``callhook db upgrade``, or
-``create_outbox_tables``); keep the two in step when a table changes (a new revision).
+Created by the store's Alembic revisions ``0002_delivery`` and ``0004_delivery_text_keys``
+(``callhook db upgrade``, or ``create_outbox_tables``); keep the two in step when a table
+changes (a new revision).
 Times are unix seconds (float, UTC) so that comparisons are the same on SQLite and PostgreSQL.
 
 - ``callhook_delivery_outbox``: one row per (event, endpoint) accepted for delivery, with the
   request body as sent, the endpoint configuration it was accepted with, and its state
-  (``pending`` → ``delivered`` | ``dead``). Per-call order key: (``call_id``, ``url``,
-  ``sequence``); ``is_head`` marks the first pending row of each key, the only one claimable,
-  so that claiming reads only ready rows (an index) however long the backlog.
+  (``pending`` → ``delivered`` | ``dead``). ``sequence`` numbers the events of a call (1, 2,
+  3, ... across endpoints); per-call order key: (``call_id``, ``url``, ``sequence``).
+  ``is_head`` marks the first pending row of each key, the only one claimable, so that
+  claiming reads only ready rows (an index) however long the backlog.
 - ``callhook_delivery_attempts``: one row per HTTP attempt (status, latency, error).
 - ``callhook_delivery_endpoints``: endpoints disabled by a 410 response.
 """
@@ -35,10 +37,10 @@ OUTBOX = sa.Table(
     METADATA,
     sa.Column("id", _ID, primary_key=True, autoincrement=True),
     sa.Column("webhook_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("call_id", sa.String(255), nullable=False),
+    sa.Column("call_id", sa.Text(), nullable=False),
     sa.Column("event_type", sa.String(32), nullable=False),
     sa.Column("url", sa.Text(), nullable=False),
-    #: per (call_id, url): 1, 2, 3, ... in the order the events were accepted
+    #: per call: 1, 2, 3, ... in the order its events were accepted (whatever their URL)
     sa.Column("sequence", sa.Integer(), nullable=False),
     sa.Column("body", sa.LargeBinary(), nullable=False),
     #: the checked ServerConfig as JSON (holds the endpoint's secrets; never logged)
@@ -89,7 +91,7 @@ ATTEMPTS = sa.Table(
 ENDPOINTS = sa.Table(
     "callhook_delivery_endpoints",
     METADATA,
-    sa.Column("url", sa.String(2048), primary_key=True),
+    sa.Column("url", sa.Text(), primary_key=True),
     sa.Column("disabled_at", sa.Double(), nullable=False),
     sa.Column("reason", sa.Text(), nullable=False),
 )
