@@ -1,6 +1,6 @@
 """The outbox tables, in SQLAlchemy Core, on their own ``MetaData``.
 
-Created by the store's Alembic revisions ``0002_delivery`` and ``0004_delivery_text_keys``
+Created by the store's Alembic revisions ``0002_delivery`` and ``0005_delivery_text_keys``
 (``callhook db upgrade``, or ``create_outbox_tables``); keep the two in step when a table
 changes (a new revision).
 Times are unix seconds (float, UTC) so that comparisons are the same on SQLite and PostgreSQL.

@@ -3,8 +3,8 @@
 The receiver accepts call ids of any length; ``String(255)`` made PostgreSQL refuse a whole
 batch of accepted events when one call id was longer. Endpoint URLs likewise.
 
-Revision ID: 0004_delivery_text_keys
-Revises: 0003_monitor
+Revision ID: 0005_delivery_text_keys
+Revises: 0004_governance
 Create Date: 2026-12-02 06:20:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_delivery_text_keys"
-down_revision = "0003_monitor"
+revision = "0005_delivery_text_keys"
+down_revision = "0004_governance"
 branch_labels = None
 depends_on = None
 
