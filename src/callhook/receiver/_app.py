@@ -28,6 +28,7 @@ from callhook.receiver._metrics import ReceiverMetrics
 from callhook.receiver._monitoring import MonitorCollector, MonitorFeed, monitor_routes
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
 from callhook.receiver._ratelimit import FailureLimiter
+from callhook.receiver._recording import RecordingTemplate
 from callhook.receiver._redaction import RedactionMiddleware
 from callhook.receiver._retention import RetentionTask
 from callhook.receiver._security import SecurityHeadersMiddleware
@@ -182,7 +183,7 @@ def create_app(
         *monitor_routes(the_store),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
-        *dashboard_routes(the_store, live),
+        *dashboard_routes(the_store, live, recording_url=config.recording_url),
     ]
     other = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
@@ -192,5 +193,6 @@ def create_app(
         if config.api_tokens
         else other
     )
-    guarded = SecurityHeadersMiddleware(guarded)
+    media = RecordingTemplate(config.recording_url).media_source() if config.recording_url else None
+    guarded = SecurityHeadersMiddleware(guarded, media_src=media)
     return ReceiverApp(config.webhook_path, webhook, other, live, feed, guarded=guarded)

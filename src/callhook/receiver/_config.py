@@ -26,6 +26,7 @@ from callhook._exceptions import ConfigError
 from callhook.monitor import MonitorConfig, MonitorConfigError
 from callhook.monitor import load_config as load_monitor_config
 from callhook.receiver._ratelimit import parse_limit
+from callhook.receiver._recording import RecordingTemplate
 from callhook.receiver._retention import RetentionConfig
 from callhook.redaction import RedactionConfig
 from callhook.store import DEFAULT_MAX_DEPTH, DEFAULT_URL
@@ -82,6 +83,9 @@ class ReceiverConfig:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     #: The ``[redaction]`` section (off when absent; docs/governance.md).
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
+    #: ``[dashboard] recording_url``: a template over the end-of-call report's ``recording``
+    #: object that puts an audio player in the call view (off when absent; docs/dashboard.md).
+    recording_url: str | None = None
 
     def token_names(self) -> tuple[str, ...]:
         """The name of each API token, by position."""
@@ -92,6 +96,8 @@ class ReceiverConfig:
 
     def check(self) -> None:
         """Raise ``ConfigError`` when the settings cannot be served safely."""
+        if self.recording_url is not None:
+            RecordingTemplate(self.recording_url)
         if not self.webhook_path.startswith("/"):
             raise ConfigError("webhook path must start with '/'", setting="webhook.path")
         if self.max_body_bytes < 1024:
@@ -261,6 +267,7 @@ _FILE_KEYS = {
     ("auth", "secrets"): "secrets",
     ("auth", "failure_limit"): "auth_failure_limit",
     ("api", "tokens"): "api_tokens",
+    ("dashboard", "recording_url"): "recording_url",
 }
 
 

@@ -17,14 +17,23 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from callhook.receiver._api import BadParameter, endpoint, integer, json_response, time_param
+from callhook.receiver._api import (
+    BadParameter,
+    endpoint,
+    error_response,
+    integer,
+    json_response,
+    time_param,
+)
 from callhook.receiver._live import LiveBus, LiveStream
+from callhook.receiver._recording import RecordingTemplate, recording_of
 from callhook.store import (
     LATENCY_STAGES,
     SeriesFilter,
     Store,
     dimensions,
     first_call_since,
+    get_call,
     latency_series,
     live_figures,
     overview,
@@ -71,11 +80,28 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def dashboard_routes(store: Store, bus: LiveBus) -> list[BaseRoute]:
+def dashboard_routes(
+    store: Store, bus: LiveBus, *, recording_url: str | None = None
+) -> list[BaseRoute]:
     """``/`` (the page), ``/static``, ``/api/stream``, ``/api/metrics/*``, ``/api/overview``
     (``callhook.store.overview``; ``dayStart``: the viewer's midnight, default UTC's) and
     ``/api/live`` (the overview's ``live`` figures alone: ongoing calls, open alerts, hangs
-    and errors of the last hour, events per minute and per second)."""
+    and errors of the last hour, events per minute and per second) and
+    ``/api/calls/{callId}/recording`` (``{"url", "reason"}``: ``url`` null with the
+    reason when recordings are off or the call's report has none yet)."""
+    template = RecordingTemplate(recording_url) if recording_url is not None else None
+
+    async def recording(request: Request) -> Response:
+        call_id = request.path_params["callId"]
+        found = await store.read(lambda c: get_call(c, call_id))
+        if found is None:
+            message = f"No call {call_id!r} has been received"
+            return error_response(404, "not_found", message, "path.callId")
+        if template is None:
+            return json_response({"url": None, "reason": "not configured"})
+        url = template.fill(recording_of(found["report"]))
+        reason = None if url is not None else "no recording in the call's report yet"
+        return json_response({"url": url, "reason": reason})
 
     async def latency(request: Request) -> Response:
         stage = request.query_params.get("stage", "llm")
@@ -130,6 +156,7 @@ def dashboard_routes(store: Store, bus: LiveBus) -> list[BaseRoute]:
         Route("/api/metrics/filters", endpoint(filters), methods=get),
         Route("/api/overview", endpoint(overview_route), methods=get),
         Route("/api/live", endpoint(live_route), methods=get),
+        Route("/api/calls/{callId}/recording", endpoint(recording), methods=get),
     ]
 
 

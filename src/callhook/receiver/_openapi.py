@@ -263,6 +263,11 @@ def _dashboard_paths() -> dict[str, Any]:
             [_query("dayStart", "integer", "start of today, epoch ms (default: midnight UTC)")],
         ),
         "/api/live": _get("The overview's live figures alone (the terminal's status line)", []),
+        "/api/calls/{callId}/recording": _get(
+            "The call's recording: {url, reason}; url from [dashboard] recording_url and the "
+            "end-of-call report's recording object, null (with the reason) when off or not yet",
+            [{"name": "callId", "in": "path", "required": True, "schema": {"type": "string"}}],
+        ),
         "/api/stream": stream,
         "/api/stream/stats": _get("Live bus: open streams (subscribers) and notices published", []),
     }

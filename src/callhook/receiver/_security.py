@@ -34,10 +34,19 @@ _NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
 class SecurityHeadersMiddleware:
-    """Adds ``SECURITY_HEADERS`` to every HTTP response of ``app`` (replacing any it set)."""
+    """Adds ``SECURITY_HEADERS`` to every HTTP response of ``app`` (replacing any it set).
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``media_src``: where audio may load from (the dashboard's recordings, ``[dashboard]
+    recording_url``), added to the policy as ``media-src``; none by default."""
+
+    def __init__(self, app: ASGIApp, *, media_src: str | None = None) -> None:
         self.app = app
+        self.headers = SECURITY_HEADERS
+        if media_src is not None:
+            policy = f"{CONTENT_SECURITY_POLICY}; media-src {media_src}".encode()
+            self.headers = tuple(
+                (k, policy if k == b"content-security-policy" else v) for k, v in SECURITY_HEADERS
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,7 +56,7 @@ class SecurityHeadersMiddleware:
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _NAMES]
-                message = {**message, "headers": [*kept, *SECURITY_HEADERS]}
+                message = {**message, "headers": [*kept, *self.headers]}
             await send(message)
 
         await self.app(scope, receive, secured)

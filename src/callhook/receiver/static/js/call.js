@@ -2,6 +2,7 @@
 // message's latency waterfall, the end-of-call report, sentiment and hang recovery.
 import { openStream } from "./app.js";
 import { sparkline } from "./charts.js";
+import { offsetOf, recordingPlayer } from "./player.js";
 import {
   NotAvailable, badge, fmtClock, fmtDuration, fmtMs, fmtTime, fmtUsd, getJSON, h, maskNumber,
   notAvailable, parseTime, statusBadge,
@@ -22,9 +23,11 @@ export async function renderCall({ view }, callId) {
   const chat = h("div", { class: "chat", id: "chat" });
   const more = h("div", { class: "more" });
   const side = h("aside", { class: "side" });
+  const player = recordingPlayer(callId, chat);
   view.append(
     h("a", { href: "#/calls", class: "back" }, "← All calls"),
     header,
+    player.section,
     h("div", { class: "call-grid" }, h("section", { class: "conversation" }, h("h2", {}, "Conversation"), chat, more), side),
   );
 
@@ -87,23 +90,30 @@ export async function renderCall({ view }, callId) {
     const byId = messages;
     let previousUser = null;
     const nodes = [];
+    const startMs = parseTime(detail.call?.startAt) ?? detail.firstTimestamp;
+    const at = (node, data) => {
+      const offset = offsetOf(data, startMs);
+      if (offset !== null) node.dataset.offsetMs = String(offset);
+      return node;
+    };
     for (const item of items) {
       if (item.kind === "message") {
         const m = item.data;
         if (m.role === "user") {
-          for (const skipped of m.skippedAssistantMessages || []) nodes.push(interrupted(skipped));
-          nodes.push(bubble(m, null));
+          for (const skipped of m.skippedAssistantMessages || []) nodes.push(at(interrupted(skipped), skipped));
+          nodes.push(at(bubble(m, null), m));
           previousUser = m;
         } else {
           const welcome = String(m.messageId).startsWith("welcome");
           const answered = welcome ? null : (byId.get(String(m.messageId).replace(/-[^-]+-[^-]+$/, "").replace(/-response$/, "")) || previousUser);
-          nodes.push(bubble(m, answered));
+          nodes.push(at(bubble(m, answered), m));
         }
-      } else if (item.kind === "hang") nodes.push(hangMarker(item.data));
+      } else if (item.kind === "hang") nodes.push(at(hangMarker(item.data), item.data));
       else if (item.kind === "error") nodes.push(errorMarker(item.data));
       else nodes.push(h("div", { class: "marker status", dataset: { kind: "status" } }, "call ", h("b", {}, item.data.status), h("span", { class: "at" }, fmtClock(item.timestamp))));
     }
     chat.replaceChildren(...nodes);
+    player.refresh();
     more.replaceChildren(complete ? "" : h("button", { id: "load-more", onclick: async () => { await loadPage(); drawChat(); } }, "Load more messages"));
   }
 
@@ -128,6 +138,7 @@ export async function renderCall({ view }, callId) {
   drawHeader();
   drawChat();
   drawSide();
+  player.load().catch((error) => console.warn("recording:", error.message));
 
   openStream(callId, async (notice) => {
     if (notice.type === "reset" || notice.newMessages > notice.messages.length) {
@@ -159,6 +170,7 @@ export async function renderCall({ view }, callId) {
     if (notice.type === "end-of-call-report" || notice.type === "status-update") {
       detail = await getJSON(`/api/calls/${enc}`);
       drawSide();
+      if (notice.type === "end-of-call-report") player.load().catch((error) => console.warn("recording:", error.message));
     }
     drawHeader();
   });
