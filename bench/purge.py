@@ -12,7 +12,8 @@ prints how many old messages the purge removed while the load ran (it must be re
 for the whole load: the run fails if it finished before the load did).
 
 Usage: ``python bench/purge.py [--db sqlite|postgresql] [--rounds 3] [--calls 200]``
-(PostgreSQL: ``CALLHOOK_TEST_POSTGRES_URL``; each run gets its own schema). The last line is
+(PostgreSQL: ``CALLHOOK_TEST_POSTGRES_URL``; each run gets its own schema, a copy of one
+seeded schema). The last line is
 ``RESULT purge_ingest_ratio=...``: the median over rounds of (rate while purging / rate
 without), target at least 0.90.
 """
@@ -40,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ingest  # bench/ingest.py: the workload and the load generator
 
-from callhook.store import Store, make_engine, parse_event
+from callhook.store import Store, make_engine, metadata, parse_event, upgrade
 
 DAY_MS = 86_400_000
 RETENTION = "[retention]\ncalls_days = 7\n"
@@ -79,20 +80,55 @@ def old_messages(url: str, before_ms: int) -> int:
 
 
 @contextlib.contextmanager
-def database(kind: str, template: Path | None, folder: Path, name: str) -> Iterator[str]:
+def database(kind: str, template: str, folder: Path, name: str) -> Iterator[str]:
+    """A copy of the seeded ``template`` database for one run."""
     if kind == "sqlite":
-        assert template is not None
         target = folder / f"{name}.sqlite3"
-        shutil.copyfile(template, target)
+        shutil.copyfile(template.removeprefix("sqlite:///"), target)
         yield f"sqlite:///{target}"
         for path in folder.glob(f"{name}.sqlite3*"):
             path.unlink()
         return
+    with ingest.postgres_schema(postgres_base()) as url:
+        copy_schema(template, url)
+        yield url
+
+
+def postgres_base() -> str:
     base = os.environ.get("CALLHOOK_TEST_POSTGRES_URL")
     if not base:
         raise SystemExit("--db postgresql needs CALLHOOK_TEST_POSTGRES_URL")
-    with ingest.postgres_schema(base) as url:
-        yield url
+    return base
+
+
+def _schema(url: str) -> str:
+    return url.rpartition("search_path%3D")[2]
+
+
+def copy_schema(source: str, target: str) -> None:
+    """Migrate ``target`` and copy every row of ``source`` (PostgreSQL schemas) into it."""
+    upgrade(target)
+    engine = make_engine(target)
+    try:
+        with engine.begin() as conn:
+            for table in metadata.sorted_tables:
+                conn.execute(
+                    sa.text(
+                        f'INSERT INTO "{table.name}" SELECT * FROM "{_schema(source)}".'
+                        f'"{table.name}"'
+                    )
+                )
+                for column in table.primary_key.columns:
+                    if column.autoincrement is True:
+                        conn.execute(
+                            sa.text(
+                                f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', "
+                                f"'{column.name}'), coalesce(max(\"{column.name}\"), 1)) "
+                                f'FROM "{table.name}"'
+                            )
+                        )
+    finally:
+        engine.dispose()
 
 
 def serve(
@@ -183,22 +219,23 @@ def main() -> None:
     rates: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="callhook-bench-purge-") as name:
         folder = Path(name)
-        template = None
-        if args.db == "sqlite":
-            template = folder / "template.sqlite3"
+        with contextlib.ExitStack() as stack:
+            if args.db == "sqlite":
+                template = f"sqlite:///{folder / 'template.sqlite3'}"
+            else:
+                template = stack.enter_context(ingest.postgres_schema(postgres_base()))
             began = time.perf_counter()
-            asyncio.run(seed(f"sqlite:///{template}", args.old_calls, args.messages, old_at))
-            with sqlite3.connect(template) as db:
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            asyncio.run(seed(template, args.old_calls, args.messages, old_at))
+            if args.db == "sqlite":
+                with sqlite3.connect(template.removeprefix("sqlite:///")) as db:
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             print(f"seeded {total:,} old messages in {time.perf_counter() - began:.0f} s")
-        for round_ in range(1, args.rounds + 1):
-            print(f"round {round_} of {args.rounds}", flush=True)
-            for purging in (False, True) if round_ % 2 else (True, False):
-                with database(args.db, template, folder, f"r{round_}") as url:
-                    if template is None:
-                        asyncio.run(seed(url, args.old_calls, args.messages, old_at))
-                    rate = run(args.db, url, folder, purging, requests, warm, args)
-                    rates[purging].append(rate)
+            for round_ in range(1, args.rounds + 1):
+                print(f"round {round_} of {args.rounds}", flush=True)
+                for purging in (False, True) if round_ % 2 else (True, False):
+                    with database(args.db, template, folder, f"r{round_}") as url:
+                        rate = run(args.db, url, folder, purging, requests, warm, args)
+                        rates[purging].append(rate)
     paired = [b / a for a, b in zip(rates[False], rates[True], strict=True)]
     print("purging/baseline per round: " + ", ".join(f"{r:.2f}" for r in paired))
     print(

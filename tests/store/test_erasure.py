@@ -246,6 +246,23 @@ async def test_event_bodies_alerts_and_unattributed_events_have_their_own_horizo
 
 
 @pytest.mark.asyncio
+async def test_the_event_body_walk_resumes_where_it_stopped(store: Store) -> None:
+    events = marked_events(C, number=NUMBER_A, marker="MARK-C")
+    await ingest_all(store, events[:3], OLD)
+    first = Purger(Cutoffs(event_bodies=CUTOFF), batch=1)
+    while not (await store.remove(first.step)).done:
+        pass
+    assert first.body_position == 3
+    await ingest_all(store, events[3:], NEW)
+    later = Purger(Cutoffs(event_bodies=NEW + 1), batch=100, body_after=first.body_position)
+    step = await store.remove(later.step)
+    assert step.bodies_trimmed == 4  # the hang, error, finished status and report bodies
+    with store.engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT count(*) FROM arrivals WHERE body IS NOT NULL"))
+        assert kept.scalar() == 0
+
+
+@pytest.mark.asyncio
 async def test_a_purge_with_nothing_to_do_is_done_at_once(store: Store) -> None:
     assert await purge(store, Cutoffs.before(CUTOFF), batch=10) == 4  # one step per kind
     assert (await store.remove(Purger(Cutoffs()).step)).done

@@ -40,9 +40,9 @@ class RetentionConfig:
     #: Seconds between two purge passes.
     interval_seconds: float = 600.0
     #: Calls (or rows) removed per transaction.
-    batch: int = 100
+    batch: int = 50
     #: At most this fraction of the time is spent in purge transactions.
-    duty: float = 0.1
+    duty: float = 0.05
 
     @property
     def enabled(self) -> bool:
@@ -104,6 +104,7 @@ class RetentionTask:
         self.passes = 0
         self.calls_removed = 0
         self.rows_removed = 0
+        self._body_after = 0
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run(), name="callhook-retention")
@@ -124,7 +125,9 @@ class RetentionTask:
     async def run_pass(self) -> None:
         """One pass: every batch older than the horizons, paced by ``duty``."""
         config = self.config
-        purger = Purger(config.cutoffs(self.clock()), batch=config.batch)
+        purger = Purger(
+            config.cutoffs(self.clock()), batch=config.batch, body_after=self._body_after
+        )
         calls = rows = 0
         while True:
             started = time.perf_counter()
@@ -135,6 +138,7 @@ class RetentionTask:
             rows += step.rows
             spent = time.perf_counter() - started
             await self._sleep(spent * (1 - config.duty) / config.duty)
+        self._body_after = purger.body_position
         self.passes += 1
         self.calls_removed += calls
         self.rows_removed += rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -14,6 +15,8 @@ __all__ = ["ENTITIES", "NumberMode", "RedactionConfig"]
 #: What the text scrubber finds, by presidio's entity names.
 ENTITIES = ("CREDIT_CARD", "US_SSN", "EMAIL_ADDRESS", "PHONE_NUMBER")
 _MIN_KEY = 16
+#: The modules of the ``redaction`` extra.
+_NEEDS = ("presidio_analyzer", "presidio_anonymizer", "phonenumbers")
 
 
 class NumberMode(enum.StrEnum):
@@ -43,6 +46,12 @@ class RedactionConfig:
         """Raise ``ConfigError`` when redaction is on but cannot work as configured."""
         if not self.enabled:
             return
+        missing = [m for m in _NEEDS if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ConfigError(
+                f"[redaction] needs {', '.join(missing)}: pip install 'callhook[redaction]'",
+                setting="redaction.enabled",
+            )
         if self.numbers is NumberMode.HASH and len(self.key) < _MIN_KEY:
             raise ConfigError(
                 f"[redaction] numbers = 'hash' needs a key of at least {_MIN_KEY} characters: "

@@ -81,15 +81,17 @@ class Purger:
 
     Each ``step`` runs in the caller's transaction and does one kind of work: calls first,
     then event bodies, unattributed events and resolved alerts. Keep one ``Purger`` per pass:
-    it remembers how far it has gone.
+    it remembers how far it has gone. The event-body walk goes by ``arrivals.pk`` (the order
+    of arrival); ``body_after`` resumes it where an earlier pass stopped (``body_position``),
+    so that passes do not walk the whole history again.
     """
 
-    def __init__(self, cutoffs: Cutoffs, *, batch: int = 100) -> None:
+    def __init__(self, cutoffs: Cutoffs, *, batch: int = 100, body_after: int = 0) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
         self.cutoffs = cutoffs
         self.batch = batch
-        self._body_pk = 0
+        self._body_pk = body_after
         self._phases = [
             phase
             for phase, cutoff in (
@@ -100,6 +102,11 @@ class Purger:
             )
             if cutoff is not None
         ]
+
+    @property
+    def body_position(self) -> int:
+        """The last ``arrivals.pk`` whose body the walk has dealt with."""
+        return self._body_pk
 
     def step(self, conn: Connection) -> PurgeStep:
         """One batch of work in ``conn``'s transaction."""
