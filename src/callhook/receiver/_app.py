@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from callhook.monitor import Monitor, MonitorProcess, SqlAlertStore
 from callhook.receiver._api import api_routes
@@ -92,6 +92,16 @@ class ReceiverApp:
             await self._guarded(scope, receive, send)
 
 
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
+
+
 def create_app(
     config: ReceiverConfig,
     *,
@@ -147,7 +157,11 @@ def create_app(
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
         detail = exc.detail if isinstance(exc, HTTPException) else "Internal error"
-        return Response(error_body(code, str(detail)), status, media_type="application/json")
+        headers = exc.headers if isinstance(exc, HTTPException) else None
+        if status == 405:  # Allow: every method of every route of this path (GET and DELETE)
+            headers = {"allow": ", ".join(_allowed(request))}
+        body = error_body(code, str(detail))
+        return Response(body, status, headers=headers, media_type="application/json")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -42,6 +42,18 @@ def _enum(name: str, values: list[str], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
+_AUTH_RESPONSES: dict[str, Any] = {
+    "401": {
+        "description": "API token missing or wrong (when API tokens are configured)",
+        "content": {"application/json": {"schema": _ERROR}},
+    },
+    "429": {
+        "description": "Too many failed authentications from this address: see Retry-After",
+        "content": {"application/json": {"schema": _ERROR}},
+    },
+}
+
+
 def _get(summary: str, params: list[dict[str, Any]], key: str | None = None) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "OK", "content": {"application/json": {}}}
     if key is not None:
@@ -61,9 +73,28 @@ def _get(summary: str, params: list[dict[str, Any]], key: str | None = None) -> 
                 "200": ok,
                 "400": {"description": "Invalid parameter", **error},
                 "404": {"description": "Unknown call", **error},
+                **_AUTH_RESPONSES,
             },
         }
     }
+
+
+def _metrics() -> dict[str, Any]:
+    path = _get("Prometheus metrics", [])
+    path["get"]["responses"]["200"] = {
+        "description": "Prometheus text exposition format",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+    return path
+
+
+def _healthz() -> dict[str, Any]:
+    path = _get("Liveness and database check", [])
+    path["get"]["responses"]["503"] = {
+        "description": "The database check failed",
+        "content": {"application/json": {"schema": _ERROR}},
+    }
+    return path
 
 
 def _erase() -> dict[str, Any]:
@@ -82,6 +113,7 @@ def _erase() -> dict[str, Any]:
             "401": {"description": "No valid API token", **error},
             "403": {"description": "No API tokens configured on this receiver", **error},
             "404": {"description": "No such call (the request is recorded)", **error},
+            "429": _AUTH_RESPONSES["429"],
         },
     }
 
@@ -123,6 +155,7 @@ def openapi_document(webhook_path: str) -> bytes:
                             for code, text in (
                                 ("400", "Not JSON, or nested too deeply"),
                                 ("401", "Authentication failed"),
+                                ("429", "Too many failed authentications: see Retry-After"),
                                 ("413", "Body too large"),
                                 ("415", "Not application/json"),
                                 ("422", "Not a valid event (path says where)"),
@@ -188,8 +221,8 @@ def openapi_document(webhook_path: str) -> bytes:
                     *_TIME_PARAMS,
                 ],
             ),
-            "/healthz": _get("Liveness and database check", []),
-            "/metrics": _get("Prometheus metrics", []),
+            "/healthz": _healthz(),
+            "/metrics": _metrics(),
             **_dashboard_paths(),
         },
         "components": {
