@@ -96,7 +96,7 @@ async def test_the_openapi_document_lists_the_erasure(store: Store) -> None:
     async with http(with_tokens(store)) as client:
         document = (await client.get("/openapi.json")).json()
     erase = document["paths"]["/api/calls/{callId}"]["delete"]
-    assert set(erase["responses"]) == {"200", "401", "403", "404"}
+    assert set(erase["responses"]) == {"200", "401", "403", "404", "429"}
 
 
 @pytest.mark.asyncio
