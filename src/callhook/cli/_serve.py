@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from callhook._exceptions import CallhookError
+from callhook._logging import LogFormat, configure_logging
 from callhook.cli._app import CONFIG_HELP, DB_HELP, PROFILE_HELP, app, fail
 from callhook.store import DEFAULT_URL
 
 if TYPE_CHECKING:
     from callhook.sim import SimulationResult
+
+logger = logging.getLogger("callhook.demo")
+
+_LOG_FORMAT_HELP = (
+    "pretty: short lines and a live status line (the default on a terminal); json or logfmt: "
+    "one structured line per record (the default when not a terminal)."
+)
+LogFormatOption = Annotated[
+    LogFormat, typer.Option("--log-format", help=_LOG_FORMAT_HELP, case_sensitive=False)
+]
+
+
+def _local(host: str) -> str:
+    """The address this machine reaches a server bound to ``host`` on."""
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 @app.command()
@@ -21,6 +42,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [8000].")] = None,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    log_format: LogFormatOption = LogFormat.AUTO,
+    status: Annotated[
+        bool, typer.Option("--status/--no-status", help="The live status line (pretty only).")
+    ] = True,
 ) -> None:
     """Receive webhook events: store them and answer queries (migrates the database first).
 
@@ -28,6 +53,7 @@ def serve(
 
     Query API and dashboard: CALLHOOK_API_TOKEN. Both are required off loopback.
     """
+    from callhook.cli._status import StatusLine
     from callhook.receiver import load_config
     from callhook.receiver import serve as run
 
@@ -36,8 +62,16 @@ def serve(
         settings.check()
     except CallhookError as exc:
         fail(exc, 2)
+    chosen = configure_logging(log_format, settings.log_level)
+    settings = dataclasses.replace(settings, log_format=chosen.value)
     try:
-        run(settings)
+        if chosen is LogFormat.PRETTY and status and sys.stderr.isatty():
+            base = f"http://{_local(settings.host)}:{settings.port}"
+            token = settings.api_tokens[0] if settings.api_tokens else None
+            with StatusLine(base, token):
+                run(settings)
+        else:
+            run(settings)
     except CallhookError as exc:
         fail(exc)
 
@@ -54,40 +88,57 @@ def demo(
     speed: Annotated[float, typer.Option(min=0.001, help="Time compression.")] = 2.0,
     seed: Annotated[int, typer.Option(help="Same seed, same calls.")] = 0,
     profile: Annotated[Path | None, typer.Option(help=PROFILE_HELP)] = None,
+    log_format: LogFormatOption = LogFormat.AUTO,
 ) -> None:
     """Start callhook serve (embedded SQLite) and stream simulated calls into it."""
     import asyncio
+    import contextlib
 
+    from callhook.cli._status import StatusLine
     from callhook.sim import demo_profile, run_demo, running_server
 
+    chosen = configure_logging(log_format)
+    live = chosen is LogFormat.PRETTY and sys.stderr.isatty()
     try:
-        chosen = demo_profile(profile)
-        with running_server(db or DEFAULT_URL, host, port) as base:
-            typer.echo(f"callhook demo: dashboard at {base}/  (API docs at {base}/docs)")
-            typer.echo("streaming simulated calls; press Ctrl-C to stop")
+        chosen_profile = demo_profile(profile)
+        with running_server(
+            db or DEFAULT_URL, host, port, log_format=chosen.value, relay=live
+        ) as base:
+            if chosen is LogFormat.PRETTY:
+                typer.echo(f"callhook demo: dashboard at {base}/  (API docs at {base}/docs)")
+                typer.echo("streaming simulated calls; press Ctrl-C to stop")
+            else:
+                logger.info("demo.started dashboard at %s/", base, extra={"fields": {"url": base}})
             totals = {"calls": 0, "hangs": 0, "errors": 0}
 
             def batch_done(result: SimulationResult) -> None:
                 totals["calls"] += result.report.calls
                 totals["hangs"] += result.report.hangs
                 totals["errors"] += result.report.errors
-                typer.echo(
-                    f"  {totals['calls']} calls so far: {totals['hangs']} hangs, "
-                    f"{totals['errors']} errors; {result.delivery.delivered} events delivered"
+                delivered = result.delivery.delivered
+                logger.info(
+                    "demo.progress %s calls so far: %s hangs, %s errors; %s events delivered",
+                    totals["calls"],
+                    totals["hangs"],
+                    totals["errors"],
+                    delivered,
+                    extra={"fields": {**totals, "delivered": delivered}},
                 )
 
-            asyncio.run(
-                run_demo(
-                    base,
-                    chosen,
-                    calls=calls,
-                    concurrency=concurrency,
-                    speed=speed,
-                    seed=seed,
-                    on_batch=batch_done,
+            status = StatusLine(base) if live else contextlib.nullcontext()
+            with status:
+                asyncio.run(
+                    run_demo(
+                        base,
+                        chosen_profile,
+                        calls=calls,
+                        concurrency=concurrency,
+                        speed=speed,
+                        seed=seed,
+                        on_batch=batch_done,
+                    )
                 )
-            )
     except KeyboardInterrupt:
-        typer.echo("stopped")
+        logger.info("demo.stopped")
     except CallhookError as exc:
         fail(exc)

@@ -18,6 +18,7 @@ import sys
 import msgspec
 
 from callhook._exceptions import DecodeError
+from callhook._logging import configure_logging
 from callhook.events import decode_lazy
 from callhook.monitor._config import MonitorConfig
 from callhook.monitor._history import SqlAlertStore
@@ -63,6 +64,8 @@ async def run() -> None:
     if first is None:
         return
     settings = msgspec.json.decode(await reader.readexactly(first[1]), type=ChildSettings)
+    if settings.log_format:
+        configure_logging(settings.log_format)
     config = msgspec.convert(settings.config, MonitorConfig)
     lower_priority(config.process_priority)
     config = msgspec.structs.replace(config, isolation="inline")

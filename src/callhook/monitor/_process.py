@@ -62,6 +62,8 @@ class ChildSettings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     # Any: MonitorConfig as msgspec builtins; the child converts it back.
     config: dict[str, object]
+    #: The log format the child sets up (``callhook._logging``); empty: none set up.
+    log_format: str = ""
 
 
 class MonitorProcessStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,8 +94,12 @@ class MonitorProcess:
         max_buffer_bytes: int = 64 * 1024 * 1024,
         flush_interval_s: float = 0.05,
         restart_delay_s: float = 1.0,
+        log_format: str | None = None,
     ) -> None:
         self.config = config
+        #: The child's log format (``pretty``, ``json``, ``logfmt``); ``None``: the child sets
+        #: up no logging. Either way its stderr is relayed line by line to this process's.
+        self.log_format = log_format
         self.database_url = database_url
         self.max_buffer_bytes = max_buffer_bytes
         self.flush_interval_s = flush_interval_s
@@ -103,6 +109,7 @@ class MonitorProcess:
         self._pending_bytes = 0
         self._pending_events = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._relays: set[asyncio.Task[None]] = set()
         self._drain_lock = asyncio.Lock()
         self._started = False
         self._closing = False
@@ -133,23 +140,30 @@ class MonitorProcess:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         proc = self._proc
-        if proc is None or proc.returncode is not None:
-            return
-        assert proc.stdin is not None
-        try:
-            self._flush(proc)
-            proc.stdin.close()  # end of input: the child drains its monitor and exits
-            await asyncio.wait_for(proc.wait(), _CLOSE_TIMEOUT_S)
-        except (TimeoutError, ConnectionError):
-            logger.warning("monitor.process_close_timeout pid=%s; killing it", proc.pid)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+        if proc is not None and proc.returncode is None:
+            assert proc.stdin is not None
+            try:
+                self._flush(proc)
+                proc.stdin.close()  # end of input: the child drains its monitor and exits
+                await asyncio.wait_for(proc.wait(), _CLOSE_TIMEOUT_S)
+            except (TimeoutError, ConnectionError):
+                logger.warning("monitor.process_close_timeout pid=%s; killing it", proc.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        # The relays end at the children's end of output; bounded, then cancelled.
+        relays = list(self._relays)
+        if relays:
+            _, late = await asyncio.wait(relays, timeout=_CLOSE_TIMEOUT_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*relays, return_exceptions=True)
 
     async def _spawn(self) -> None:
         settings = ChildSettings(
             database_url=self.database_url,
             config=msgspec.to_builtins(self.config),
+            log_format=self.log_format or "",
         )
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -158,6 +172,7 @@ class MonitorProcess:
                 "callhook.monitor._child",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
             )
         except OSError as exc:
             raise MonitorProcessError(f"cannot start the monitor process: {exc}") from exc
@@ -165,6 +180,9 @@ class MonitorProcess:
         first = msgspec.json.encode(settings)
         proc.stdin.write(FRAME.pack(0, len(first)) + first)
         self._proc = proc
+        relay = asyncio.create_task(_relay(proc), name=f"callhook-monitor-stderr-{proc.pid}")
+        self._relays.add(relay)
+        relay.add_done_callback(self._relays.discard)
         logger.info("monitor.process_started pid=%s", proc.pid)
 
     # -- the hot path ----------------------------------------------------------------------
@@ -263,3 +281,12 @@ class MonitorProcess:
             restarts=self._restarts,
             buffered=self._buffered(),
         )
+
+
+async def _relay(proc: asyncio.subprocess.Process) -> None:
+    """Copy the child's stderr (its log) to this process's ``sys.stderr`` line by line, so
+    that a live display in this process keeps its lines whole."""
+    assert proc.stderr is not None
+    while line := await proc.stderr.readline():
+        sys.stderr.write(line.decode("utf-8", "replace"))
+        sys.stderr.flush()

@@ -65,7 +65,8 @@ def notice_json(notice: Notice) -> bytes:
 
 class LogSink:
     """Logs each notice on ``callhook.monitor``: critical firing at ERROR, others at WARNING,
-    resolutions at INFO. Stable event name ``monitor.alert``."""
+    resolutions at INFO. Stable event name ``monitor.alert``; the alert's keys are the
+    record's ``fields`` (``extra``), which the command line's log formats write."""
 
     name = "log"
 
@@ -80,6 +81,17 @@ class LogSink:
             level = logging.ERROR
         else:
             level = logging.WARNING
+        fields = {
+            "kind": str(notice.kind),
+            "rule": str(a.rule),
+            "scope": a.scope,
+            "severity": str(a.severity),
+            "summary": a.summary,
+            "value": a.value,
+            "threshold": a.threshold,
+            "alert_id": a.id,
+            "call_id": a.call_id,
+        }
         self._logger.log(
             level,
             "monitor.alert kind=%s rule=%s scope=%s severity=%s id=%s: %s",
@@ -89,6 +101,7 @@ class LogSink:
             a.severity,
             a.id,
             a.summary,
+            extra={"fields": fields},
         )
 
 

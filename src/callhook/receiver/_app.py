@@ -175,7 +175,9 @@ def create_app(
                     stack.callback(live.route_through, None)
                 if monitor is None and config.monitor.enabled:
                     if config.monitor.isolation == "process":
-                        child = MonitorProcess(config.monitor, the_store.url)
+                        child = MonitorProcess(
+                            config.monitor, the_store.url, log_format=config.log_format
+                        )
                         feed.process = await stack.enter_async_context(child)
                         stack.callback(setattr, feed, "process", None)
                     else:

@@ -34,6 +34,7 @@ from callhook.store import DEFAULT_MAX_DEPTH, DEFAULT_URL
 __all__ = ["AuthMode", "ReceiverConfig", "load_config"]
 
 _MIB = 1024 * 1024
+_LOG_FORMATS = ("auto", "pretty", "json", "logfmt")
 _TOKEN = re.compile(r"[A-Za-z0-9._~-]{16,}")
 _TOKEN_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -67,6 +68,10 @@ class ReceiverConfig:
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     max_batch: int = 256
     log_level: str = "info"
+    #: ``pretty``, ``json`` or ``logfmt`` when the command line has set up logging
+    #: (``callhook._logging``): uvicorn then adds no handlers of its own and the monitor's
+    #: child process logs the same way. ``None``: uvicorn's default logging.
+    log_format: str | None = None
     #: Failed authentications allowed per client address (``limits`` notation, e.g.
     #: ``"30/minute"``); past it the address gets 429 with ``Retry-After``.
     auth_failure_limit: str = "30/minute"
@@ -98,6 +103,10 @@ class ReceiverConfig:
         """Raise ``ConfigError`` when the settings cannot be served safely."""
         if self.recording_url is not None:
             RecordingTemplate(self.recording_url)
+        if self.log_format is not None and self.log_format not in _LOG_FORMATS:
+            raise ConfigError(
+                f"log_format must be one of: {', '.join(_LOG_FORMATS)}", setting="server.log_format"
+            )
         if not self.webhook_path.startswith("/"):
             raise ConfigError("webhook path must start with '/'", setting="webhook.path")
         if self.max_body_bytes < 1024:
@@ -257,6 +266,7 @@ _FILE_KEYS = {
     ("server", "host"): "host",
     ("server", "port"): "port",
     ("server", "log_level"): "log_level",
+    ("server", "log_format"): "log_format",
     ("server", "header_timeout"): "header_timeout",
     ("server", "body_timeout"): "body_timeout",
     ("webhook", "path"): "webhook_path",

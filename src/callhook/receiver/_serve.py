@@ -36,6 +36,8 @@ def serve(config: ReceiverConfig) -> None:
             lifespan="on",
             access_log=False,
             log_level=config.log_level,
+            # The command line set up logging (config.log_format): uvicorn's records go there.
+            log_config=None if config.log_format else uvicorn.config.LOGGING_CONFIG,
             timeout_graceful_shutdown=10,
         ),
         app,

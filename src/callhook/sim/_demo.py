@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,8 +36,14 @@ def demo_profile(path: Path | None = None) -> Profile:
 
 
 @contextlib.contextmanager
-def running_server(db: str, host: str, port: int) -> Iterator[str]:
-    """``callhook serve`` in a child process until the block ends; yields its base URL."""
+def running_server(
+    db: str, host: str, port: int, *, log_format: str | None = None, relay: bool = False
+) -> Iterator[str]:
+    """``callhook serve`` in a child process until the block ends; yields its base URL.
+
+    ``log_format``: the child's ``--log-format`` (and ``--no-status``: the caller owns the
+    terminal). ``relay``: its stderr is copied line by line to this process's ``sys.stderr``
+    (where a live display keeps the lines whole) instead of shared."""
     with socket.socket() as probe:
         if probe.connect_ex((host, port)) == 0:
             raise ConfigError(
@@ -45,8 +52,14 @@ def running_server(db: str, host: str, port: int) -> Iterator[str]:
             )
     command = [sys.executable, "-m", "callhook", "serve", "--db", db, "--host", host]
     command += ["--port", str(port)]
+    if log_format is not None:
+        command += ["--log-format", log_format, "--no-status"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLHOOK_")}
-    process = subprocess.Popen(command, env=env)
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE if relay else None)
+    copier = None
+    if relay:
+        copier = threading.Thread(target=_copy_lines, args=(process,), name="callhook-demo-log")
+        copier.start()
     base = f"http://{host}:{port}"
     try:
         _wait_ready(process, base)
@@ -58,6 +71,15 @@ def running_server(db: str, host: str, port: int) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if copier is not None:
+            copier.join(5)
+
+
+def _copy_lines(process: subprocess.Popen[bytes]) -> None:
+    assert process.stderr is not None
+    for line in process.stderr:
+        sys.stderr.write(line.decode("utf-8", "replace"))
+        sys.stderr.flush()
 
 
 def _wait_ready(process: subprocess.Popen[bytes], base: str) -> None:
