@@ -178,3 +178,29 @@ async def test_the_answers_carry_ids_exactly(client: httpx.AsyncClient) -> None:
     response = await client.post("/webhook", content=body, headers=JSON)
     assert response.json()["callId"] == call_id
     assert (await client.get("/api/calls")).json()["calls"][0]["callId"] == call_id
+
+
+@pytest.mark.parametrize("where", ["call.id", "messageId"])
+async def test_an_id_too_long_to_look_up_is_422(client: httpx.AsyncClient, where: str) -> None:
+    """A 300,000-character call id used to be stored, and no query address could reach it
+    (found by bench/fuzz_webhook.py)."""
+    long_id = "é" * 1025
+    call_id, message_id = (long_id, "u") if where == "call.id" else ("L", long_id)
+    body = msgspec.json.encode(
+        {
+            "message": {
+                "type": "conversation-update",
+                "timestamp": 1,
+                "call": {"id": call_id},
+                "messages": [{"messageId": message_id, "role": "user", "text": "hi"}],
+            }
+        }
+    )
+    bad, good = await together(client, body, valid("good"))
+    assert bad.status_code == 422, bad.text
+    assert "at most 1024 characters" in bad.json()["error"]["message"]
+    assert good.json() == {**STORED, "callId": "good"}
+    longest = "é" * 1024
+    ok = msgspec.json.encode({"message": {"type": "status-update", "call": {"id": longest}}})
+    assert (await client.post("/webhook", content=ok, headers=JSON)).status_code == 200
+    assert (await client.get(f"/api/calls/{longest}")).json()["callId"] == longest

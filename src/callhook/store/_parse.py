@@ -249,8 +249,18 @@ def clean_text(text: str) -> str:
     return text.replace("\x00", "") if "\x00" in text else text
 
 
+#: The longest id kept, in characters: a call id must fit in a query address
+#: (``/api/calls/{callId}``) however it is escaped.
+MAX_ID_LENGTH = 1024
+
+
 def _id(value: str, path: str) -> str:
-    """An id is kept exactly: one that a text column cannot hold is refused."""
+    """An id is kept exactly: one that a text column cannot hold, or too long to look up, is
+    refused."""
+    if len(value) > MAX_ID_LENGTH:
+        raise DecodeError(
+            f"An id must be at most {MAX_ID_LENGTH} characters (got {len(value)})", path
+        )
     if "\x00" in value:
         raise DecodeError(
             "An id must not contain U+0000 (NUL): callhook keeps ids exactly and a NUL "
