@@ -56,12 +56,19 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=pool_size,
             max_overflow=pool_size,
+            hide_parameters=True,  # errors are logged: never with the rows' data
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLAlchemy emit BEGIN itself so that transactions start when we say.
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,  # errors are logged: never with the rows' data
+    )
 
 
 @contextlib.contextmanager
