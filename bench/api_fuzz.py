@@ -70,7 +70,9 @@ def run(max_examples: int, seed: int | None, folder: Path) -> tuple[int, int, in
         ]
         if seed is not None:
             command += ["--seed", str(seed)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+        done = subprocess.run(  # in the temporary folder: its cache stays out of the repo
+            command, capture_output=True, text=True, timeout=3600, cwd=folder
+        )
     output = done.stdout + done.stderr
     generated = re.search(r"(\d+) generated", output)
     failures = re.search(r"(\d+) unique failures?", output)
