@@ -4,8 +4,10 @@ hashed number; re-deliveries are still recognised; signatures still verify."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from callhook.receiver import AuthMode, ReceiverApp, ReceiverConfig, create_app
 from callhook.redaction import NumberMode, RedactionConfig, Redactor
 from callhook.store import Store
+from tests.conftest import sample_params
 from tests.governance import marked_events, scan
 
 NUMBER, OTHER = "+14155550172", "+16175550143"
@@ -196,6 +199,43 @@ async def test_bad_input_gets_the_same_answer_as_without_redaction(
             expected = await without.post("/webhook", content=body)
             assert 400 <= answer.status_code < 500
             assert (answer.status_code, answer.json()) == (expected.status_code, expected.json())
+
+
+def seeded(sample: Path) -> bytes:
+    """A sample payload with the seeded values in its call, customer, transcript (a user
+    message added when it has none), analysis and dynamic variables."""
+    envelope = json.loads(sample.read_text())
+    message = envelope["message"]
+    call = message.get("call")
+    if isinstance(call, dict):
+        call["userNumber"] = NUMBER
+        call.setdefault("assistantOverrides", {})["dynamicVariables"] = {"phone": OTHER}
+    message["customer"] = {"number": NUMBER}
+    if "messages" in message:
+        message["messages"] = [
+            *message["messages"],
+            {"messageId": "user-99", "role": "user", "text": SAID, "timestamp": 1},
+        ]
+    if message["type"] == "end-of-call-report":
+        message["analysis"] = {"summary": SAID, "structuredData": {"contact": SAID}}
+    return json.dumps(envelope).encode()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("sample", sample_params())
+async def test_no_sample_payload_leaks_its_seeded_pii(
+    sample: Path, client: httpx.AsyncClient, app: ReceiverApp, store: Store
+) -> None:
+    """Data-driven over the repository's samples: whatever the event type and shape."""
+    live = app.live.subscribe()
+    response = await client.post("/webhook", content=seeded(sample))
+    assert response.status_code == 200, response.text
+    call_id = response.json()["callId"]
+    shown = await everything_shown(client, [call_id] if call_id else [])
+    streamed = [live.queue.get_nowait() for _ in range(live.queue.qsize())]
+    text = shown + "\n".join(n.decode() if isinstance(n, bytes) else n for n in streamed)
+    assert [p for p in PII if p in text] == []
+    assert scan(store.url, PII) == []
 
 
 def test_the_redactor_keeps_what_is_not_personal() -> None:

@@ -2,7 +2,7 @@
 
 ``remove_calls`` is the one place that knows where a call's data lives: the receiver's tables
 (keyed by the call's ``pk``), the monitor's (keyed by its ``call_id``), the delivery outbox
-and its attempts (``call_id``), and the assistant objects that no remaining call refers to.
+and its attempts (``call_id``), and the assistant objects that no remaining call has.
 Retention (``purge_calls``) and erasure (``erase_calls``, ``erase_user_number``) both go
 through it; a test scans every table of a migrated database after each, so a table added
 later without a line here fails that test.
@@ -147,10 +147,11 @@ def _remove_chunk(conn: Connection, pks: list[int], erased: Erased) -> None:
     erased.calls += deleted
     erased.add("calls", deleted)
     if digests:
+        # Only a call's current assistant is ever read (``calls.assistant_digest``); checking
+        # the remaining calls' arrivals too would scan that table, the largest but one.
         orphan = delete(assistants).where(
             assistants.c.digest.in_(sorted(digests)),
             ~exists().where(calls.c.assistant_digest == assistants.c.digest),
-            ~exists().where(arrivals.c.assistant_digest == assistants.c.digest),
         )
         erased.add("assistants", conn.execute(orphan).rowcount)
 
