@@ -12,9 +12,17 @@ With ``--db postgresql://...`` the server uses PostgreSQL (the database must be 
 callhook's); with ``--fanout`` as well, a second server process on the same database serves
 the SSE client, so each notice crosses processes through ``LISTEN/NOTIFY``.
 
+With ``--overview`` the dashboard's Overview is open too: the events carry the current time
+(so they fall in its last-hour and today windows) and a second client does what the page does:
+on the stream's notices it fetches ``/api/overview`` at most every 2 s (the page's
+``REFRESH_MS``); the fetch times are printed. ``--rounds N`` alternates N runs without and N
+with the overview (a fresh server each) and prints the medians side by side, with the
+server's CPU time per event.
+
 Usage: ``python bench/live.py [--rate 1000] [--seconds 10] [--connections 32] [--db URL
-[--fanout]]``.
-The last line is ``RESULT p99_ms=...``.
+[--fanout]] [--overview [--rounds 3]]``.
+The last line is ``RESULT p99_ms=...`` (with ``--overview``: the median p99 with the overview
+open, and ``baseline_p99_ms=`` without it).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,7 +50,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _events(count: int) -> list[tuple[str, bytes]]:
+#: How often the Overview page refreshes at most while events arrive (overview.js).
+OVERVIEW_REFRESH_S = 2.0
+
+
+def _events(count: int, start: int = START) -> list[tuple[str, bytes]]:
     """(key, request bytes): one conversation-update per event, each with one new message."""
     out = []
     for i in range(count):
@@ -52,7 +65,7 @@ def _events(count: int) -> list[tuple[str, bytes]]:
                 "messageId": f"user-{k + 1}",
                 "role": "user",
                 "text": f"message {k + 1} of the benchmark conversation, about forty characters",
-                "timestamp": START + k * 1000,
+                "timestamp": start + k * 1000,
                 "metrics": {"stt": {"relativeLatencyMs": 200, "confidence": 0.93}},
                 "skippedAssistantMessages": [],
             }
@@ -62,7 +75,7 @@ def _events(count: int) -> list[tuple[str, bytes]]:
             {
                 "message": {
                     "type": "conversation-update",
-                    "timestamp": START + n * 1000,
+                    "timestamp": start + n * 1000,
                     "call": {"id": call_id, "status": "ongoing", "assistantId": "asst-bench"},
                     "messages": messages,
                 }
@@ -116,14 +129,42 @@ async def _sse(port: int, arrived: dict[str, float], ready: asyncio.Event) -> No
         writer.close()
 
 
+async def _overview(port: int, arrived: dict[str, float], fetches: list[float]) -> None:
+    """What the Overview page does: refresh on notices, at most every OVERVIEW_REFRESH_S."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    seen = 0
+    try:
+        while True:
+            await asyncio.sleep(OVERVIEW_REFRESH_S)
+            if len(arrived) == seen:
+                continue
+            seen = len(arrived)
+            day_start = int(time.time() * 1000) - 3_600_000
+            writer.write(
+                f"GET /api/overview?dayStart={day_start} HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+                "accept: application/json\r\n\r\n".encode()
+            )
+            began = time.perf_counter()
+            if await _read_response(reader) != 200:
+                raise SystemExit("GET /api/overview failed")
+            fetches.append((time.perf_counter() - began) * 1000)
+    finally:
+        writer.close()
+
+
 async def _run(args: argparse.Namespace, port: int, stream_port: int) -> dict[str, float]:
-    events = _events(int(args.rate * args.seconds))
+    start = int(time.time() * 1000) - 60_000 if args.overview else START
+    events = _events(int(args.rate * args.seconds), start)
     sent: dict[str, float] = {}
     acked: dict[str, float] = {}
     arrived: dict[str, float] = {}
     ready = asyncio.Event()
     listener = asyncio.create_task(_sse(stream_port, arrived, ready), name="sse-client")
     await asyncio.wait_for(ready.wait(), 10)
+    fetches: list[float] = []
+    page = None
+    if args.overview:
+        page = asyncio.create_task(_overview(stream_port, arrived, fetches), name="overview")
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(events)):
         queue.put_nowait(i)
@@ -156,6 +197,8 @@ async def _run(args: argparse.Namespace, port: int, stream_port: int) -> dict[st
     while len(arrived) < len(sent) and time.perf_counter() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)  # a bounded wait for stragglers, checked against the clock
     listener.cancel()
+    if page is not None:
+        page.cancel()
     elapsed = max(sent.values()) - min(sent.values())
     latencies = sorted((arrived[k] - sent[k]) * 1000 for k in sent if k in arrived)
     acks = sorted((acked[k] - sent[k]) * 1000 for k in acked)
@@ -177,6 +220,9 @@ async def _run(args: argparse.Namespace, port: int, stream_port: int) -> dict[st
         "max": latencies[-1],
         "ack_p50": pct(0.50, acks),
         "ack_p99": pct(0.99, acks),
+        "overview_fetches": len(fetches),
+        "overview_ms_max": max(fetches, default=0.0),
+        "overview_ms_median": statistics.median(fetches) if fetches else 0.0,
     }
 
 
@@ -194,6 +240,7 @@ def _start(servers: list[subprocess.Popen[bytes]], db: str) -> int:
         "127.0.0.1",
         "--port",
         str(port),
+        "--no-status",
     ]
     unset = ("CALLHOOK_WEBHOOK_SECRET", "CALLHOOK_SIGNING_SECRET", "CALLHOOK_DATABASE_URL")
     env = {k: v for k, v in os.environ.items() if k not in unset}
@@ -207,6 +254,54 @@ def _start(servers: list[subprocess.Popen[bytes]], db: str) -> int:
     raise SystemExit("callhook serve did not start")
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _once(args: argparse.Namespace, overview: bool) -> dict[str, float]:
+    """One run on a fresh server (and database)."""
+    args = argparse.Namespace(**{**vars(args), "overview": overview})
+    with tempfile.TemporaryDirectory() as folder:
+        db = args.db or f"sqlite:///{Path(folder) / 'live.sqlite3'}"
+        servers: list[subprocess.Popen[bytes]] = []
+        try:
+            port = _start(servers, db)
+            stream_port = _start(servers, db) if args.fanout else port
+            before = sum(_cpu_s(s.pid) for s in servers)
+            result = asyncio.run(_run(args, port, stream_port))
+            result["cpu_us_per_event"] = (
+                (sum(_cpu_s(s.pid) for s in servers) - before) / result["events"] * 1e6
+            )
+        finally:
+            for server in servers:
+                server.send_signal(signal.SIGINT)
+            for server in servers:
+                server.wait(30)
+    return result
+
+
+def _print(result: dict[str, float], label: str = "") -> None:
+    print(
+        f"{label}events={result['events']:.0f} achieved_rate={result['rate']:.0f}/s "
+        f"received={result['received']:.0f} http_failures={result['failures']:.0f}"
+    )
+    print(
+        f"{label}latency_ms p50={result['p50']:.1f} p95={result['p95']:.1f} "
+        f"p99={result['p99']:.1f} max={result['max']:.1f}"
+    )
+    print(
+        f"{label}ack_ms (POST sent -> 2xx read, durable commit) p50={result['ack_p50']:.1f} "
+        f"p99={result['ack_p99']:.1f}; server CPU {result['cpu_us_per_event']:.0f} us/event"
+    )
+    if result["overview_fetches"]:
+        print(
+            f"{label}overview: {result['overview_fetches']:.0f} fetches, "
+            f"median {result['overview_ms_median']:.0f} ms, max {result['overview_ms_max']:.0f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second")
@@ -215,34 +310,38 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=120.0, help="hard time bound")
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--fanout", action="store_true", help="SSE from a second process (PG)")
+    parser.add_argument("--overview", action="store_true", help="the Overview page open too")
+    parser.add_argument("--rounds", type=int, default=1, help="with --overview: rounds of each")
     args = parser.parse_args()
     if args.fanout and not (args.db or "").startswith("postgresql"):
         parser.error("--fanout needs --db postgresql://...")
-    with tempfile.TemporaryDirectory() as folder:
-        db = args.db or f"sqlite:///{Path(folder) / 'live.sqlite3'}"
-        servers = []
-        try:
-            port = _start(servers, db)
-            stream_port = _start(servers, db) if args.fanout else port
-            result = asyncio.run(_run(args, port, stream_port))
-        finally:
-            for server in servers:
-                server.send_signal(signal.SIGINT)
-            for server in servers:
-                server.wait(30)
+    if args.db and args.rounds > 1:
+        parser.error("--rounds needs a fresh database per run: leave out --db")
+    if not args.overview:
+        result = _once(args, overview=False)
+        _print(result)
+        print(f"RESULT p99_ms={result['p99']:.1f}")
+        return
+    baseline, opened = [], []
+    for n in range(1, args.rounds + 1):
+        print(f"round {n} of {args.rounds}")
+        baseline.append(_once(args, overview=False))
+        _print(baseline[-1], "  stream only   : ")
+        opened.append(_once(args, overview=True))
+        _print(opened[-1], "  overview open : ")
+
+    def median(runs: list[dict[str, float]], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    for label, runs in (("stream only", baseline), ("overview open", opened)):
+        print(
+            f"median of {len(runs)}, {label}: p99 {median(runs, 'p99'):.1f} ms, "
+            f"ack p99 {median(runs, 'ack_p99'):.1f} ms, "
+            f"server CPU {median(runs, 'cpu_us_per_event'):.0f} us/event"
+        )
     print(
-        f"events={result['events']:.0f} achieved_rate={result['rate']:.0f}/s "
-        f"received={result['received']:.0f} http_failures={result['failures']:.0f}"
+        f"RESULT p99_ms={median(opened, 'p99'):.1f} baseline_p99_ms={median(baseline, 'p99'):.1f}"
     )
-    print(
-        f"latency_ms p50={result['p50']:.1f} p95={result['p95']:.1f} "
-        f"p99={result['p99']:.1f} max={result['max']:.1f}"
-    )
-    print(
-        f"ack_ms (POST sent -> 2xx read, durable commit) p50={result['ack_p50']:.1f} "
-        f"p99={result['ack_p99']:.1f}"
-    )
-    print(f"RESULT p99_ms={result['p99']:.1f}")
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ def serve(
         settings.check()
     except CallhookError as exc:
         fail(exc, 2)
-    chosen = configure_logging(log_format, settings.log_level)
+    # --log-format, else the config file's [server] log_format, else auto.
+    wanted = settings.log_format if log_format is LogFormat.AUTO else None
+    chosen = configure_logging(wanted or log_format, settings.log_level)
     settings = dataclasses.replace(settings, log_format=chosen.value)
     try:
         if chosen is LogFormat.PRETTY and status and sys.stderr.isatty():
