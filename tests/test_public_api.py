@@ -94,6 +94,7 @@ def test_receiver_exports_are_sorted_and_exact() -> None:
         "IngestListener",
         "LimitsMiddleware",
         "LiveBus",
+        "PlatformEndpoint",
         "ReceiverApp",
         "ReceiverConfig",
         "ReceiverMetrics",
@@ -363,3 +364,23 @@ def test_redaction_exports_are_exact() -> None:
 
 def test_export_exports_are_exact() -> None:
     assert callhook.export.__all__ == ["TABLES", "ExportResult", "Format", "count_calls", "export"]
+
+
+def test_platforms_exports_are_sorted_and_exact() -> None:
+    import callhook.platforms
+
+    names = callhook.platforms.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n.islower(), n))
+    assert names == [
+        "DEFAULT_HANG_THRESHOLD_MS",
+        "TOLERANCE_MS",
+        "Normalized",
+        "Platform",
+        "check_retell",
+        "check_vapi_hmac",
+        "check_vapi_token",
+        "normalize_retell",
+        "normalize_vapi",
+        "sign_retell",
+        "sign_vapi_hmac",
+    ]

@@ -107,3 +107,74 @@ def test_a_malformed_signing_secret_is_refused() -> None:
     config = ReceiverConfig(auth=AuthMode.STANDARD_WEBHOOKS, secrets=("whsec_!!not base64!!",))
     with pytest.raises(ConfigError, match="must be base64"):
         config.check()
+
+
+# -- other platforms' endpoints ------------------------------------------------------------
+
+OPEN = {"CALLHOOK_WEBHOOK_SECRET": "s3cr3t-1", "CALLHOOK_API_TOKEN": TOKEN}
+
+
+def test_platform_credentials_come_from_the_environment() -> None:
+    environ = {
+        **OPEN,
+        "CALLHOOK_VAPI_SECRET": "v-1, v-2",
+        "CALLHOOK_VAPI_HMAC_SECRET": "h-1",
+        "CALLHOOK_RETELL_API_KEY": "key_1",
+    }
+    config = load_config(environ=environ, host="0.0.0.0")
+    assert (config.vapi.tokens, config.vapi.hmac_secrets) == (("v-1", "v-2"), ("h-1",))
+    assert config.retell.tokens == ("key_1",)
+    assert config.vapi.served(False) and config.retell.served(False)
+    config.check()
+
+
+def test_the_config_file_sets_the_platform_endpoints(tmp_path: Path) -> None:
+    path = tmp_path / "callhook.toml"
+    path.write_text(
+        '[vapi]\npath = "/hooks/vapi"\nsecrets = ["v-file"]\nhmac_secrets = ["h-file"]\n\n'
+        '[retell]\nenabled = false\napi_keys = ["key_file"]\n',
+        encoding="utf-8",
+    )
+    config = load_config(path, environ={"CALLHOOK_VAPI_SECRET": "v-env"})
+    assert config.vapi.path == "/hooks/vapi"
+    assert (config.vapi.tokens, config.vapi.hmac_secrets) == (("v-env",), ("h-file",))
+    assert config.retell.tokens == ("key_file",) and config.retell.enabled is False
+    assert not config.retell.served(True)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[vapi]\ntoken = 'x'\n", "unknown setting vapi.token"),
+        ("[retell]\napi_keys = 5\n", "retell.api_keys must be a list of strings"),
+        ("[retell]\nenabled = 'yes'\n", "retell.enabled must be true or false"),
+    ],
+)
+def test_bad_platform_settings_say_what_is_wrong(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "callhook.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=match):
+        load_config(path, environ={})
+
+
+def test_off_loopback_an_endpoint_without_credentials_is_not_served() -> None:
+    config = load_config(environ=OPEN, host="0.0.0.0")
+    config.check()
+    assert not config.vapi.served(False) and not config.retell.served(False)
+    assert config.vapi.served(True)
+
+
+def test_an_endpoint_enabled_off_loopback_without_credentials_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "callhook.toml"
+    path.write_text("[retell]\nenabled = true\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="CALLHOOK_RETELL_API_KEY") as caught:
+        load_config(path, environ=OPEN, host="0.0.0.0").check()
+    assert caught.value.setting == "retell.enabled"
+    load_config(path, environ=OPEN).check()  # fine on loopback
+
+
+def test_platform_paths_must_differ_from_the_webhook() -> None:
+    with pytest.raises(ConfigError, match=r"vapi\.path"):
+        load_config(environ={}, vapi={"path": "/webhook"}).check()

@@ -6,7 +6,7 @@ reads a TOML file, the environment and overrides into a ``ReceiverConfig``.
 
 from callhook.receiver._app import ReceiverApp, create_app
 from callhook.receiver._auth import AuthMiddleware
-from callhook.receiver._config import AuthMode, ReceiverConfig, load_config
+from callhook.receiver._config import AuthMode, PlatformEndpoint, ReceiverConfig, load_config
 from callhook.receiver._ingest import IngestListener
 from callhook.receiver._limits import LimitsMiddleware
 from callhook.receiver._live import LiveBus
@@ -20,6 +20,7 @@ __all__ = [
     "IngestListener",
     "LimitsMiddleware",
     "LiveBus",
+    "PlatformEndpoint",
     "ReceiverApp",
     "ReceiverConfig",
     "ReceiverMetrics",

@@ -126,6 +126,7 @@ def _filter(request: Request) -> CallFilter:
         error_type=q.get("type"),
         code=q.get("code"),
         provider=q.get("provider"),
+        platform=q.get("platform"),
         search=q.get("q") or None,
     )
 

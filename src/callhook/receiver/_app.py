@@ -27,6 +27,7 @@ from callhook.receiver._live import LiveBus
 from callhook.receiver._metrics import ReceiverMetrics
 from callhook.receiver._monitoring import MonitorCollector, MonitorFeed, monitor_routes
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
+from callhook.receiver._platforms import platform_endpoints
 from callhook.receiver._ratelimit import FailureLimiter
 from callhook.receiver._recording import RecordingTemplate
 from callhook.receiver._redaction import RedactionMiddleware
@@ -56,9 +57,12 @@ class ReceiverApp:
         feed: MonitorFeed | None = None,
         *,
         guarded: ASGIApp | None = None,
+        platforms: dict[str, ASGIApp] | None = None,
     ) -> None:
         self.webhook_path = webhook_path
         self.webhook = webhook
+        #: Other platforms' webhook endpoints by path (``/webhook/vapi``, ``/webhook/retell``).
+        self.platforms = dict(platforms or {})
         #: The Starlette app of every other route (its lifespan is the app's).
         self.other = other
         #: ``other`` behind the security headers and the API-token check (when configured).
@@ -88,6 +92,8 @@ class ReceiverApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.webhook_path:
             await self.webhook(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] in self.platforms:
+            await self.platforms[scope["path"]](scope, receive, send)
         else:
             await self._guarded(scope, receive, send)
 
@@ -144,6 +150,14 @@ def create_app(
     webhook = LimitsMiddleware(
         AuthMiddleware(door, mode=config.auth, secrets=config.secrets, limiter=limiter),
         max_body_bytes=config.max_body_bytes,
+    )
+    platforms = platform_endpoints(
+        config,
+        the_store,
+        metrics,
+        clock=clock,
+        listeners=(live, feed, *listeners),
+        redactor=Redactor(config.redaction) if config.redaction.enabled else None,
     )
     spec = openapi_document(config.webhook_path)
 
@@ -211,4 +225,6 @@ def create_app(
     )
     media = RecordingTemplate(config.recording_url).media_source() if config.recording_url else None
     guarded = SecurityHeadersMiddleware(guarded, media_src=media)
-    return ReceiverApp(config.webhook_path, webhook, other, live, feed, guarded=guarded)
+    return ReceiverApp(
+        config.webhook_path, webhook, other, live, feed, guarded=guarded, platforms=platforms
+    )

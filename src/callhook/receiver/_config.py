@@ -2,8 +2,8 @@
 
 Precedence, highest first: flags given to ``callhook serve``, the environment
 (``CALLHOOK_DATABASE_URL``, ``CALLHOOK_WEBHOOK_SECRET``, ``CALLHOOK_SIGNING_SECRET``,
-``CALLHOOK_API_TOKEN``), the ``--config`` file, the defaults below. Secrets are best given
-through the environment.
+``CALLHOOK_API_TOKEN``, and those of ``_endpoints.py``), the ``--config`` file, the defaults
+below. Secrets are best given through the environment.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 from callhook._exceptions import ConfigError
 from callhook.monitor import MonitorConfig, MonitorConfigError
 from callhook.monitor import load_config as load_monitor_config
+from callhook.receiver._endpoints import ENV, PLATFORM_KEYS, PlatformEndpoint, endpoint_from_table
 from callhook.receiver._ratelimit import parse_limit
 from callhook.receiver._recording import RecordingTemplate
 from callhook.receiver._retention import RetentionConfig
 from callhook.redaction import RedactionConfig
 from callhook.store import DEFAULT_MAX_DEPTH, DEFAULT_URL
 
-__all__ = ["AuthMode", "ReceiverConfig", "load_config"]
+__all__ = ["AuthMode", "PlatformEndpoint", "ReceiverConfig", "load_config"]
 
 _MIB = 1024 * 1024
 _LOG_FORMATS = ("auto", "pretty", "json", "logfmt")
@@ -91,6 +92,10 @@ class ReceiverConfig:
     #: ``[dashboard] recording_url``: a template over the end-of-call report's ``recording``
     #: object that puts an audio player in the call view (off when absent; docs/dashboard.md).
     recording_url: str | None = None
+    #: Vapi server messages (``[vapi]``; docs/vapi.md).
+    vapi: PlatformEndpoint = field(default_factory=lambda: PlatformEndpoint("/webhook/vapi"))
+    #: Retell webhooks (``[retell]``; docs/retell.md).
+    retell: PlatformEndpoint = field(default_factory=lambda: PlatformEndpoint("/webhook/retell"))
 
     def token_names(self) -> tuple[str, ...]:
         """The name of each API token, by position."""
@@ -155,6 +160,7 @@ class ReceiverConfig:
                     setting="api.tokens",
                 )
         self.redaction.check()
+        self._check_platforms()
         for token in self.api_tokens:
             if not _TOKEN.fullmatch(token):
                 raise ConfigError(
@@ -172,6 +178,25 @@ class ReceiverConfig:
                 "--config file; or bind to 127.0.0.1.",
                 setting="api.tokens",
             )
+
+    def _check_platforms(self) -> None:
+        paths = {self.webhook_path}
+        for name, endpoint in (("vapi", self.vapi), ("retell", self.retell)):
+            if not endpoint.path.startswith("/") or endpoint.path in paths:
+                raise ConfigError(
+                    f"{name}.path must start with '/' and differ from the other webhook paths",
+                    setting=f"{name}.path",
+                )
+            paths.add(endpoint.path)
+            if endpoint.enabled and not endpoint.has_auth and not is_loopback(self.host):
+                variables = " or ".join(v for v, (section, _) in ENV.items() if section == name)
+                raise ConfigError(
+                    f"Refusing to serve {endpoint.path} on {self.host} without {name} "
+                    f"authentication: anyone who can reach it could write calls. Set "
+                    f"{variables}, or the secrets under [{name}] in the --config file; or "
+                    "bind to 127.0.0.1.",
+                    setting=f"{name}.enabled",
+                )
 
 
 def _check_signing_secret(secret: str) -> None:
@@ -214,6 +239,9 @@ def load_config(
         values["secrets"] = _split(env["CALLHOOK_SIGNING_SECRET"])
     if env.get("CALLHOOK_API_TOKEN"):
         values["api_tokens"], values["api_token_names"] = _env_tokens(env["CALLHOOK_API_TOKEN"])
+    for variable, (section, attribute) in ENV.items():
+        if env.get(variable):
+            values.setdefault(section, {})[attribute] = _split(env[variable])
     if env.get("CALLHOOK_REDACTION_KEY"):
         values["redaction"] = dataclasses.replace(
             values.get("redaction", RedactionConfig()), key=env["CALLHOOK_REDACTION_KEY"]
@@ -237,6 +265,9 @@ def load_config(
     if isinstance(tokens, dict):
         values["api_tokens"], values["api_token_names"] = _named_tokens(tokens)
     values["api_tokens"] = tuple(values.get("api_tokens", ()))
+    for section in PLATFORM_KEYS:
+        if isinstance(values.get(section), dict):
+            values[section] = endpoint_from_table(section, values[section])
     return ReceiverConfig(**values)
 
 
@@ -302,6 +333,9 @@ def _from_file(path: Path) -> dict[str, Any]:  # Any: TOML values
             raise MonitorConfigError(exc.reason, exc.path, source=str(path)) from None
     for section, table in document.items():
         if section == "monitor":
+            continue
+        if section in PLATFORM_KEYS and isinstance(table, dict):
+            values[section] = dict(table)
             continue
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: expected a [section], got {section!r}", setting=section)

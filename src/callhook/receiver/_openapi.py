@@ -127,6 +127,7 @@ def openapi_document(webhook_path: str) -> bytes:
         *_TIME_PARAMS,
         _query("hasHang", "boolean"),
         _query("hasError", "boolean"),
+        _query("platform", description="interactly, vapi or retell (call.platform)"),
         *_PAGE_PARAMS,
     ]
     scoped = [_query("callId"), _query("assistantId"), *_TIME_PARAMS, *_PAGE_PARAMS]

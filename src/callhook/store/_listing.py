@@ -27,6 +27,7 @@ from callhook.store._blob import unpack
 from callhook.store._schema import assistants, calls, messages
 
 __all__ = [
+    "DEFAULT_PLATFORM",
     "LLM_SCAN_MESSAGES",
     "SEARCH_SCAN_CALLS",
     "assistant_model",
@@ -34,6 +35,9 @@ __all__ = [
     "listing_facts",
     "redact_assistant",
 ]
+
+#: The platform of a call whose events name none: callhook's own (Interactly's) shape.
+DEFAULT_PLATFORM = "interactly"
 
 Json = dict[str, Any]  # Any: JSON values
 
@@ -92,6 +96,7 @@ class _Listed(msgspec.Struct):
     assistantCallDuration: Any = None
     userNumber: Any = None
     callType: Any = None
+    platform: Any = None
     assistantProvider: Any = None
     assistantModel: Any = None
     # A model configuration object ({"provider", "model"}), as other platforms send it.
@@ -204,6 +209,9 @@ def listing_facts(conn: Connection, rows: list[Any]) -> list[Json]:  # Any: call
                 "durationMs": fields.assistantCallDuration,
                 "userNumber": fields.userNumber,
                 "callType": fields.callType,
+                "platform": fields.platform
+                if isinstance(fields.platform, str)
+                else DEFAULT_PLATFORM,
                 "assistantName": name,
                 "provider": provider or from_llm[0],
                 "model": model or from_llm[1],

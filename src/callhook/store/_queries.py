@@ -13,10 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
+from sqlalchemy import JSON, ColumnElement, Connection, and_, cast, func, or_, select
 
 from callhook.store._blob import unpack
-from callhook.store._listing import calls_with_text, listing_facts, redact_assistant
+from callhook.store._listing import (
+    DEFAULT_PLATFORM,
+    calls_with_text,
+    listing_facts,
+    redact_assistant,
+)
 from callhook.store._schema import (
     EVENT_NAMES,
     arrivals,
@@ -71,6 +76,9 @@ class CallFilter:
     error_type: str | None = None
     code: str | None = None
     provider: str | None = None
+    #: The platform the call came from: ``interactly`` (callhook's own shape), ``vapi`` or
+    #: ``retell`` (``call.platform``, set by the receiver's normalization).
+    platform: str | None = None
     #: Case-insensitive substring of the call id, its call fields, its end-of-call report, or
     #: (among the newest calls, see ``_search.py``) a message's text.
     search: str | None = None
@@ -133,6 +141,16 @@ def _call_summary(row: Any) -> Json:  # Any: a calls row (with or without extra 
     }
 
 
+def platform_of(conn: Connection) -> ColumnElement[Any]:  # Any: a SQL text expression
+    """The SQL expression of a call's platform: ``call.platform`` of its merged fields, or
+    ``interactly`` when no event named one."""
+    if conn.dialect.name == "postgresql":
+        value = func.json_extract_path_text(cast(calls.c.fields, JSON), "platform")
+    else:
+        value = func.json_extract(calls.c.fields, "$.platform")
+    return func.coalesce(value, DEFAULT_PLATFORM)
+
+
 def list_calls(conn: Connection, where: CallFilter, cursor: str | None, limit: int) -> Page:
     """Calls, newest first, with filters; ``since``/``until`` bound the first event timestamp.
 
@@ -154,6 +172,8 @@ def list_calls(conn: Connection, where: CallFilter, cursor: str | None, limit: i
         query = query.where((calls.c.hang_count > 0) == where.has_hang)
     if where.has_error is not None:
         query = query.where((calls.c.error_count > 0) == where.has_error)
+    if where.platform is not None:
+        query = query.where(platform_of(conn) == where.platform)
     if where.search:
         escaped = where.search.lower().replace("\\", "\\\\")
         pattern = "%" + escaped.replace("%", "\\%").replace("_", "\\_") + "%"
