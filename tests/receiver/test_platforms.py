@@ -15,7 +15,9 @@ import pytest
 from callhook.monitor import load_config as load_monitor_config
 from callhook.platforms import sign_retell, sign_vapi_hmac
 from callhook.receiver import PlatformEndpoint, ReceiverConfig, create_app
+from callhook.redaction import RedactionConfig
 from callhook.store import Store
+from tests.governance import scan
 from tests.platforms.samples import sample, sample_names
 
 pytestmark = pytest.mark.asyncio
@@ -259,3 +261,14 @@ async def test_the_monitor_fires_on_their_hangs(
             await app.drain_monitor()
             alerts = (await client.get("/api/alerts")).json()["alerts"]
             assert [(a["rule"], a["callId"]) for a in alerts] == [("hang", call_id)]
+
+
+async def test_with_redaction_on_no_caller_number_is_stored(store: Store) -> None:
+    redaction = RedactionConfig(enabled=True, key="k3y-for-the-tests-0123456789")
+    async with _client(store, redaction=redaction) as client:
+        await _post_all(client, "vapi")
+        await _post_all(client, "retell")
+        call = (await client.get(f"/api/calls/{RETELL_CALL}")).json()
+        assert call["call"]["userNumber"].startswith("hmac:")
+    numbers = ["+14155550123", "4155550123", "+12125550147", "2125550147"]
+    assert scan(store.url, numbers) == []
