@@ -271,3 +271,48 @@ def test_an_unknown_call_says_so(
     page.goto(f"{live_server.url}/#/calls/WC-nobody")
     page.wait_for_selector(".error-box", timeout=WAIT_MS)
     assert "No call WC-nobody has been received" in page.inner_text(".error-box")
+
+
+def test_calls_from_vapi_and_retell_show_their_platform_and_filter_by_it(
+    live_server: LiveServer, page: Any
+) -> None:
+    """Calls received at /webhook/vapi and /webhook/retell are listed with their platform,
+    and the platform filter narrows the list to each."""
+    from tests.platforms.samples import sample
+
+    vapi_call = "3f1c2a7e-5b8d-4e21-9c4a-7d2e9b1f0a55"
+    retell_call = "call_6b1f0c2e9d8a47b3a5c4e2f1d0b9a8c7"
+    json_type = {"content-type": "application/json"}
+    with httpx.Client(base_url=live_server.url) as client:
+        live_server.post(client, _conversation("WC-own", [("user-1", "hi")], 1_764_660_000_000))
+        for path, body in (
+            ("/webhook/vapi", sample("vapi", "end-of-call-report")),
+            ("/webhook/retell", sample("retell", "call_analyzed")),
+        ):
+            response = client.post(path, content=body, headers=json_type)
+            assert response.status_code == 200, response.text
+    page.goto(f"{live_server.url}/#/calls")
+    for call_id, label in ((vapi_call, "Vapi"), (retell_call, "Retell"), ("WC-own", "Interactly")):
+        row = page.wait_for_selector(f'tr[data-call-id="{call_id}"]', timeout=WAIT_MS)
+        assert row.query_selector(".platform").inner_text().lower() == label.lower()
+    screenshot(page, "calls-platforms")
+    for platform, call_id in (("vapi", vapi_call), ("retell", retell_call)):
+        page.select_option("#filter-platform", platform)
+        page.wait_for_function(
+            "(id) => [...document.querySelectorAll('tr.call-row')].map((r) => r.dataset.callId)"
+            ".join() === id",
+            arg=call_id,
+            timeout=WAIT_MS,
+        )
+        assert f"platform={platform}" in page.url
+    page.select_option("#filter-platform", "")
+    page.wait_for_function(
+        "() => document.querySelectorAll('tr.call-row').length === 3", timeout=WAIT_MS
+    )
+    page.click(f'tr[data-call-id="{vapi_call}"] a')
+    panel = page.wait_for_selector("#platform-raw details", timeout=WAIT_MS)
+    assert "end-of-call-report" in panel.inner_text()
+    assert "Vapi · ended" in page.inner_text("dl.facts")
+    page.click("#platform-raw summary")
+    assert "logUrl" in page.inner_text("#platform-raw pre")
+    screenshot(page, "call-from-vapi")

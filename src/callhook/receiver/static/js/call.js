@@ -4,7 +4,7 @@ import { openStream } from "./app.js";
 import { sparkline } from "./charts.js";
 import { offsetOf, recordingPlayer } from "./player.js";
 import {
-  NotAvailable, badge, fmtClock, fmtDuration, fmtMs, fmtTime, fmtUsd, getJSON, h, maskNumber,
+  NotAvailable, PLATFORMS, badge, fmtClock, fmtDuration, fmtMs, fmtTime, fmtUsd, getJSON, h, maskNumber,
   notAvailable, parseTime, statusBadge,
 } from "./util.js";
 
@@ -74,6 +74,7 @@ export async function renderCall({ view }, callId) {
         fact("Assistant", a.name || detail.assistantId || "—"),
         fact("Provider / model", [detail.provider, detail.model].filter(Boolean).join(" / ") || "—"),
         fact("Type", [c.callType, c.direction].filter(Boolean).join(" · ") || "—"),
+        fact("Platform", [PLATFORMS[c.platform] || c.platform || "Interactly", c.platformStatus].filter(Boolean).join(" · ")),
         fact("User", maskNumber(c.userNumber || (detail.call?.customer?.number))),
         fact("Started", fmtTime(started)),
         fact("Duration", fmtDuration(c.assistantCallDuration)),
@@ -120,6 +121,20 @@ export async function renderCall({ view }, callId) {
   async function drawSide() {
     side.replaceChildren(reportPanel(detail), h("section", { class: "panel", id: "sentiment" }, h("h3", {}, "Sentiment"), h("div", { class: "quiet" }, "loading…")),
       h("section", { class: "panel", id: "recovery" }, h("h3", {}, "Hang recovery"), h("div", { class: "quiet" }, "loading…")));
+    const platform = detail.call?.platform;
+    if (platform && platform !== "interactly") {
+      // What the platform sent that callhook's shape has no place for, as it was sent.
+      const title = `From ${PLATFORMS[platform] || platform}`;
+      const panel = h("section", { class: "panel", id: "platform-raw" }, h("h3", {}, title), h("div", { class: "quiet" }, "loading…"));
+      side.append(panel);
+      optional(panel, title, `/api/calls/${enc}/events`, { limit: 500 }, (page) => {
+        const kept = (page.events || []).filter((e) => e.body?.platform?.event);
+        if (!kept.length) return h("div", { class: "quiet" }, "Nothing beyond the mapped fields");
+        return h("div", {}, kept.map((e) => h("details", { class: "raw" },
+          h("summary", {}, `${e.body.platform.type} · ${fmtClock(e.timestamp)}`),
+          h("pre", {}, JSON.stringify(e.body.platform.event, null, 2)))));
+      });
+    }
     optional(side.querySelector("#sentiment"), "Sentiment", `/api/calls/${enc}/sentiment`, {}, (s) => {
       const points = (s.trajectory || []).map((p, i) => [i, p.compound]);
       if (!points.length) return h("div", { class: "quiet" }, "No scored user messages yet");

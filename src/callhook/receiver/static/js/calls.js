@@ -1,8 +1,9 @@
 // Calls: the live list with filters, search and pagination; rows update in place.
 import { openStream } from "./app.js";
-import { badge, fmtDuration, fmtTime, getJSON, h, maskNumber, parseTime, statusBadge } from "./util.js";
+import { PLATFORMS, badge, fmtDuration, fmtTime, getJSON, h, maskNumber, parseTime, statusBadge } from "./util.js";
 
 const STATUSES = ["", "initiated", "queued", "ongoing", "forwarded", "finished", "failed"];
+
 
 export async function renderCalls({ view, params }) {
   const state = {
@@ -11,6 +12,7 @@ export async function renderCalls({ view, params }) {
     q: params.get("q") || "",
     hasHang: params.get("hasHang") || "",
     hasError: params.get("hasError") || "",
+    platform: params.get("platform") || "",
     // A time range from a link (the overview's figures): calls whose first event is in it.
     since: params.get("since") || "",
     until: params.get("until") || "",
@@ -25,6 +27,9 @@ export async function renderCalls({ view, params }) {
   const assistant = h("select", { id: "filter-assistant" },
     h("option", { value: "" }, "any assistant"),
     filters.assistants.map((a) => h("option", { value: a.id, selected: a.id === state.assistantId }, a.name || a.id)));
+  const platform = h("select", { id: "filter-platform" },
+    h("option", { value: "" }, "any platform"),
+    Object.entries(PLATFORMS).map(([key, name]) => h("option", { value: key, selected: key === state.platform }, name)));
   const hang = h("label", { class: "check" }, h("input", { type: "checkbox", checked: state.hasHang === "true", id: "filter-hang" }), " with hangs");
   const error = h("label", { class: "check" }, h("input", { type: "checkbox", checked: state.hasError === "true", id: "filter-error" }), " with errors");
   const tbody = h("tbody");
@@ -36,7 +41,7 @@ export async function renderCalls({ view, params }) {
 
   view.append(
     h("div", { class: "page-head" }, h("h1", {}, "Calls"), summary),
-    h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); reload(); } }, search, status, assistant, hang, error, range,
+    h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); reload(); } }, search, status, assistant, platform, hang, error, range,
       h("button", { type: "submit" }, "Apply")),
     h("table", { class: "calls" },
       h("thead", {}, h("tr", {}, ["Call", "Status", "Assistant", "Provider / model", "Started", "Duration", "Messages", ""].map((t) => h("th", {}, t)))),
@@ -45,13 +50,13 @@ export async function renderCalls({ view, params }) {
   );
 
   const rows = new Map(); // callId -> { tr, call }
-  for (const el of [status, assistant, hang.querySelector("input"), error.querySelector("input")]) {
+  for (const el of [status, assistant, platform, hang.querySelector("input"), error.querySelector("input")]) {
     el.addEventListener("change", () => reload());
   }
 
   function query() {
     return {
-      q: search.value.trim(), status: status.value, assistantId: assistant.value,
+      q: search.value.trim(), status: status.value, assistantId: assistant.value, platform: platform.value,
       hasHang: hang.querySelector("input").checked ? "true" : "",
       hasError: error.querySelector("input").checked ? "true" : "",
       since: state.since, until: state.until,
@@ -66,7 +71,9 @@ export async function renderCalls({ view, params }) {
     const model = [call.provider, call.model].filter(Boolean).join(" / ") || "—";
     return h("tr", { dataset: { callId: call.callId }, class: "call-row", onclick: () => { location.hash = `#/calls/${encodeURIComponent(call.callId)}`; } },
       h("td", {}, h("a", { href: `#/calls/${encodeURIComponent(call.callId)}`, class: "mono" }, call.callId),
-        h("div", { class: "sub" }, maskNumber(call.userNumber))),
+        h("div", { class: "sub" },
+          h("span", { class: "platform", dataset: { platform: call.platform || "interactly" } }, PLATFORMS[call.platform] || call.platform || "Interactly"),
+          " ", maskNumber(call.userNumber))),
       h("td", {}, statusBadge(call.status)),
       h("td", {}, call.assistantName || call.assistantId || "—"),
       h("td", {}, model),

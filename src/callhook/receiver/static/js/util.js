@@ -96,6 +96,9 @@ export function parseTime(value) {
   return null;
 }
 
+// The platforms a call can come from (call.platform; docs/vapi.md, docs/retell.md).
+export const PLATFORMS = { interactly: "Interactly", vapi: "Vapi", retell: "Retell" };
+
 export function badge(text, kind, title) {
   return h("span", { class: `badge ${kind || ""}`, title }, text);
 }
