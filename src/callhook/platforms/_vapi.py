@@ -20,14 +20,11 @@ re-sent delivery is a duplicate for the store. Handled types: ``status-update``,
 
 from __future__ import annotations
 
-from statistics import fmean
-
 from callhook._exceptions import DecodeError
 from callhook.platforms._common import (
     Normalized,
     Platform,
     overrides,
-    reply_pairs,
     transcript_message,
 )
 from callhook.platforms._json import (
@@ -40,6 +37,7 @@ from callhook.platforms._json import (
     message_id,
     millis,
 )
+from callhook.platforms._vapi_report import report_analysis, report_call
 
 __all__ = ["normalize_vapi"]
 
@@ -88,18 +86,6 @@ _CALL_NOT_KEPT = (
     "endedAt",
     "monitor",
 )
-#: ``costBreakdown`` key (or ``costs[].type``) → callhook's ``cost`` key.
-_COST_KEYS = {
-    "vapi": "interactlyCost",
-    "transport": "phoneCost",
-    "tts": "ttsVendorCost",
-    "voice": "ttsVendorCost",
-    "stt": "sttVendorCost",
-    "transcriber": "sttVendorCost",
-    "llm": "llmVendorCost",
-    "model": "llmVendorCost",
-}
-_PARTS = ("interactlyCost", "phoneCost", "ttsVendorCost", "sttVendorCost", "llmVendorCost")
 
 
 def normalize_vapi(data: bytes) -> Normalized:
@@ -153,8 +139,8 @@ class _Message:
                 event["hang"] = {"pendingMessageId": users[-1], "stage": "unknown"}
         if kind == "end-of-call-report":
             if event["call"] is not None:
-                event["call"].update(self._report(messages))
-            event["analysis"] = self._analysis()
+                event["call"].update(report_call(self.message, self.call, self.artifact, messages))
+            event["analysis"] = report_analysis(self.message, self.call)
         event["platform"] = {"name": Platform.VAPI, "type": kind, "event": self._extra()}
         return [envelope(event)]
 
@@ -282,99 +268,6 @@ class _Message:
     def _customer(self) -> Json:
         return {"number": self._user_number() or ""}
 
-    # -- the end of the call -----------------------------------------------------------------
-
-    def _report(self, messages: list[Json]) -> Json:
-        extras: Json = {"cost": self._cost(), "metrics": {"callStats": self._stats(messages)}}
-        artifact = self.artifact
-        if artifact is not None:
-            recording = artifact.obj("recording")
-            mono = recording.obj("mono") if recording is not None else None
-            url = (mono.text("combinedUrl") if mono else None) or artifact.text("recordingUrl")
-            extras["recording"] = {"s3Bucket": "", "path": "", "url": url or ""}
-        return extras
-
-    def _cost(self) -> Json:
-        parts = dict.fromkeys(_PARTS, 0.0)
-        analysis = 0.0
-        breakdown = self.call.obj("costBreakdown") if self.call is not None else None
-        tokens: Json = {}
-        if breakdown is not None:
-            for key, target in _COST_KEYS.items():
-                parts[target] += breakdown.number(key) or 0.0
-            costs = breakdown.obj("analysisCostBreakdown")
-            analysis = sum(costs.number(k) or 0.0 for k in costs.value) if costs else 0.0
-            tokens = {
-                "inputTokensTotal": millis(breakdown.number("llmPromptTokens")),
-                "outputTokensTotal": millis(breakdown.number("llmCompletionTokens")),
-                "ttsGenCharsTotal": millis(breakdown.number("ttsCharacters")),
-            }
-        else:
-            for _, item in self.message.objects("costs"):
-                kind, amount = item.text("type") or "", item.number("cost") or 0.0
-                if kind == "analysis":
-                    analysis += amount
-                else:
-                    parts[_COST_KEYS.get(kind, "interactlyCost")] += amount
-        started = epoch_ms(self.call.text("startedAt") if self.call else None)
-        ended = epoch_ms(self.call.text("endedAt") if self.call else None)
-        duration = (ended - started) / 1000 if started is not None and ended is not None else 0
-        cost: Json = {"callDuration": duration, **parts, "totalCost": sum(parts.values())}
-        cost["analysis"] = {"total": analysis}
-        cost.update({k: v for k, v in tokens.items() if v is not None})
-        return cost
-
-    def _stats(self, messages: list[Json]) -> Json:
-        metrics = self.artifact.obj("performanceMetrics") if self.artifact else None
-        if metrics is None:
-            return {}
-        turns = [t for _, t in metrics.objects("turnLatencies")]
-        total = [millis(t.number("turnLatency")) for t in turns]
-        model = [t.number("modelLatency") for t in turns]
-        replies: list[Json] = []
-        pairs = reply_pairs(messages)
-        if turns and len(pairs) == len(turns):
-            for (user_id, reply_id), turn in zip(pairs, turns, strict=True):
-                latencies = {
-                    "turnLatencyMs": turn.number("turnLatency"),
-                    "modelLatencyMs": turn.number("modelLatency"),
-                    "voiceLatencyMs": turn.number("voiceLatency"),
-                    "transcriberLatencyMs": turn.number("transcriberLatency"),
-                    "endpointingLatencyMs": turn.number("endpointingLatency"),
-                }
-                replies.append(
-                    {"userMessageId": user_id, "messageId": reply_id}
-                    | {k: millis(v) for k, v in latencies.items() if v is not None}
-                )
-        known = [m for m in model if m is not None]
-        return {
-            "turnsStats": {
-                "botResponseTime": [t for t in total if t is not None],
-                "bargeInCount": millis(metrics.number("numAssistantInterrupted")) or 0,
-                "replyLatencies": replies,
-            },
-            "llmStats": {
-                "responseCount": len(known),
-                "responseLatencyTotal": sum(known),
-                "responseLatencyAvg": metrics.number("modelLatencyAverage")
-                or (fmean(known) if known else 0),
-            },
-            "ttsStats": {"latencyAvg": metrics.number("voiceLatencyAverage") or 0},
-            "sttStats": {"responseLatencyAvg": metrics.number("transcriberLatencyAverage") or 0},
-        }
-
-    def _analysis(self) -> Json:
-        analysis = self.message.obj("analysis") or (self.call and self.call.obj("analysis"))
-        if analysis is None:
-            return {}
-        found: Json = {
-            "summary": analysis.text("summary") or "",
-            "successEvaluation": _text(analysis.value.get("successEvaluation")),
-            "structuredData": analysis.raw_obj("structuredData") or {},
-            "outcome": "",
-        }
-        return found
-
     def _extra(self) -> Json:
         extra = drop(self.message.value, _NOT_KEPT)
         if self.artifact is not None:
@@ -383,15 +276,6 @@ class _Message:
         if self.call is not None:
             extra["call"] = drop(self.call.value, _CALL_NOT_KEPT)
         return extra
-
-
-def _text(value: object) -> str:
-    """``successEvaluation`` as a string (Vapi rubrics give strings, numbers or booleans)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
 
 
 def _trigger(reason: str) -> str:
