@@ -348,7 +348,7 @@ def test_sim_exports_are_sorted_and_exact() -> None:
     assert names == sorted(names, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
     assert set(names) == {
         "DEFAULT_PROFILE", "DELIVERY_TIMEOUT_S", "SCENARIOS", "AssistantProfile", "CallDriver",
-        "CallPlan",
+        "CallPlan", "PlatformSender", "RetellRenderer", "SimFormat", "VapiRenderer",
         "CallShape", "CountingSink", "Dialogue", "Latency", "LatencyProfile", "Profile",
         "ProfileError", "Rates", "Scenario", "ScaledScheduler", "SimulationReport",
         "SimulationResult", "TurnPlan", "build_assistant", "delivery_server", "demo_profile",

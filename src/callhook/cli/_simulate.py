@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,14 @@ import typer
 
 from callhook._exceptions import CallhookError
 from callhook.cli._app import PROFILE_HELP, app, fail
+
+
+class Format(enum.StrEnum):
+    """``--format``: the webhook format of the simulated calls (``callhook.sim.SimFormat``)."""
+
+    INTERACTLY = "interactly"
+    VAPI = "vapi"
+    RETELL = "retell"
 
 
 @app.command()
@@ -24,10 +33,24 @@ def simulate(
         float, typer.Option(min=0.001, help="Time compression: 60 plays a minute in a second.")
     ] = 1.0,
     profile: Annotated[Path | None, typer.Option(help=PROFILE_HELP)] = None,
-    secret: Annotated[str, typer.Option(help="Sent as x-interactly-secret.")] = "",
+    secret: Annotated[
+        str,
+        typer.Option(
+            help="Sent as x-interactly-secret; with --format vapi the HMAC credential's secret "
+            "(x-signature), with --format retell the API key (x-retell-signature)."
+        ),
+    ] = "",
     outbox: Annotated[
         str, typer.Option(help="Database URL of the delivery outbox.")
     ] = "sqlite:///callhook-sim-outbox.sqlite3",
+    format: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            help="interactly: callhook's events through the durable outbox; vapi or retell: "
+            "that platform's webhooks, signed, to its endpoint (--to .../webhook/vapi).",
+        ),
+    ] = Format.INTERACTLY,
 ) -> None:
     """Simulate calls through real call sessions and durable delivery to --to."""
     import asyncio
@@ -58,6 +81,7 @@ def simulate(
                 seed=seed,
                 speed=speed,
                 secret=secret,
+                format=format.value,
                 on_call_done=lambda plan: progress.advance(task),
             )
         )

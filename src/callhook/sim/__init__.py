@@ -7,7 +7,9 @@ from callhook.sim._clock import ScaledScheduler
 from callhook.sim._corpus import SCENARIOS, Dialogue, Scenario, pick_dialogue
 from callhook.sim._demo import demo_profile, run_demo, running_server
 from callhook.sim._driver import DELIVERY_TIMEOUT_S, CallDriver, build_assistant, delivery_server
+from callhook.sim._formats import RetellRenderer, SimFormat, VapiRenderer
 from callhook.sim._plan import CallPlan, TurnPlan, plan_call
+from callhook.sim._platform_send import PlatformSender
 from callhook.sim._profile import (
     DEFAULT_PROFILE,
     AssistantProfile,
@@ -35,14 +37,18 @@ __all__ = [
     "Dialogue",
     "Latency",
     "LatencyProfile",
+    "PlatformSender",
     "Profile",
     "ProfileError",
     "Rates",
+    "RetellRenderer",
     "ScaledScheduler",
     "Scenario",
+    "SimFormat",
     "SimulationReport",
     "SimulationResult",
     "TurnPlan",
+    "VapiRenderer",
     "build_assistant",
     "delivery_server",
     "demo_profile",

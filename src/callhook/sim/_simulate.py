@@ -19,7 +19,9 @@ from callhook.delivery import (
 from callhook.engine import EventSink
 from callhook.events import Envelope, Event
 from callhook.sim._driver import build_assistant, delivery_server
+from callhook.sim._formats import SimFormat
 from callhook.sim._plan import CallPlan
+from callhook.sim._platform_send import PlatformSender
 from callhook.sim._profile import Profile
 from callhook.sim._runner import SimulationReport, run_simulation
 from callhook.store import make_engine
@@ -64,12 +66,33 @@ async def simulate(
     transport: httpx.AsyncBaseTransport | None = None,
     also: EventSink | None = None,
     on_call_done: Callable[[CallPlan], None] | None = None,
+    format: SimFormat | str = SimFormat.INTERACTLY,
 ) -> SimulationResult:
     """Run ``calls`` synthetic calls whose events are delivered to ``url`` through a durable
     outbox at ``outbox_url``; waits up to ``wait_s`` seconds for the last deliveries.
 
     ``also`` receives every event too (tests compare it with what the receiver stored).
+    ``format`` ``vapi`` or ``retell`` renders the calls as that platform's webhooks instead,
+    signed with ``secret`` (the Vapi HMAC secret or the Retell API key) and posted in order
+    per call with a few retries (``PlatformSender``); the outbox is then not used.
     """
+    chosen = SimFormat(format)
+    if chosen is not SimFormat.INTERACTLY:
+        return await _simulate_platform(
+            url,
+            profile,
+            chosen,
+            calls=calls,
+            concurrency=concurrency,
+            rate=rate,
+            seed=seed,
+            speed=speed,
+            secret=secret,
+            wait_s=wait_s,
+            transport=transport,
+            also=also,
+            on_call_done=on_call_done,
+        )
     server = delivery_server(url, secret=secret)  # delivers, and is echoed in the payloads
     assistant_ids = [build_assistant(a, server).id for a in profile.assistants]
     servers = servers_by_assistant({str(i): server for i in assistant_ids})
@@ -99,3 +122,38 @@ async def simulate(
     finally:
         engine.dispose()
     return SimulationResult(report, stats)
+
+
+async def _simulate_platform(
+    url: str,
+    profile: Profile,
+    format: SimFormat,
+    *,
+    calls: int,
+    concurrency: int,
+    rate: float | None,
+    seed: int,
+    speed: float,
+    secret: str,
+    wait_s: float,
+    transport: httpx.AsyncBaseTransport | None,
+    also: EventSink | None,
+    on_call_done: Callable[[CallPlan], None] | None,
+) -> SimulationResult:
+    sender = PlatformSender(url, format, secret=secret, transport=transport)
+    try:
+        sink: EventSink = sender if also is None else _Tee(sender, also)
+        report = await run_simulation(
+            profile,
+            calls=calls,
+            sink=sink,
+            concurrency=concurrency,
+            rate=rate,
+            seed=seed,
+            speed=speed,
+            on_call_done=on_call_done,
+        )
+        await sender.drain(wait_s)
+        return SimulationResult(report, sender.stats)
+    finally:
+        await sender.aclose()
