@@ -155,3 +155,10 @@ def test_a_bad_log_format_in_the_config_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="log_format must be one of"):
         ReceiverConfig(log_format="xml").check()
+
+
+def test_a_plain_record_in_the_pretty_format_keeps_its_event_name() -> None:
+    record = logging.LogRecord(
+        "callhook.receiver", logging.INFO, __file__, 1, "receiver.serving %s", ("h:1",), None
+    )
+    assert PrettyFormatter().format(record).endswith(" info receiver.serving h:1")

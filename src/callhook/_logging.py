@@ -138,7 +138,7 @@ class PrettyFormatter(logging.Formatter):
         if fields.get("rule") and fields.get("kind"):
             return pretty_alert(fields, clock)
         event, message = _split(record)
-        text = f"{event} {message}" if event and record.levelno >= logging.WARNING else message
+        text = f"{event} {message}" if event else message
         return _clip(f"{clock} {record.levelname.lower():<8} {text}")
 
 
