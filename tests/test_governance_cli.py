@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from callhook.cli import app
+from callhook.export import Format, export
 from callhook.redaction import RedactionConfig, Redactor
 from callhook.store import DAY_MS, Store, parse_event
 from tests.calls import START
@@ -158,6 +159,13 @@ def test_export_parquet_reads_back_with_every_message(filled: str, tmp_path: Pat
         (f"e-{n}", m) for n in range(30) for m in {r["messageId"] for r in rows}
     }
     assert calls.schema.field("messageCount").type == "int64"
+
+
+def test_export_reports_progress_page_by_page(filled: str, tmp_path: Path) -> None:
+    pages: list[int] = []
+    result = export(filled, tmp_path / "out", form=Format.CSV, page=7, progress=pages.append)
+    assert pages == [7, 7, 7, 7, 2] and result.calls == 30
+    assert result.rows["messages"] == 180
 
 
 def test_export_window_and_refusals(filled: str, tmp_path: Path) -> None:

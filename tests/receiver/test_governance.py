@@ -176,6 +176,12 @@ def test_tokens_from_the_environment_may_be_named() -> None:
     assert unnamed.token_names() == ("token-1",)
 
 
+def test_token_names_are_unique() -> None:
+    config = load_config(environ={"CALLHOOK_API_TOKEN": f"ops={TOKEN},ops={OTHER_TOKEN}"})
+    with pytest.raises(ConfigError, match="same name"):
+        config.check()
+
+
 def test_the_redaction_key_comes_from_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "callhook.toml"
     path.write_text("[redaction]\nenabled = true\n")

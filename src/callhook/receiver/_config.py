@@ -159,6 +159,11 @@ class ReceiverConfig:
                     f"API token name {name!r}: use 1-64 characters of A-Z, a-z, 0-9, '-', '_', '.'",
                     setting="api.tokens",
                 )
+        if len(set(self.token_names())) < len(self.api_tokens):
+            raise ConfigError(
+                "Two API tokens have the same name: audit records could not tell them apart",
+                setting="api.tokens",
+            )
         self.redaction.check()
         self._check_platforms()
         for token in self.api_tokens:
