@@ -219,6 +219,19 @@ async def test_the_calls_list_filters_by_platform(store: Store) -> None:
         }
 
 
+async def test_the_openapi_document_lists_the_served_endpoints(store: Store) -> None:
+    async with _client(store) as client:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+        assert "post" in paths["/webhook/vapi"] and "post" in paths["/webhook/retell"]
+        assert "Retell" in paths["/webhook/retell"]["post"]["summary"]
+    off = _config(store.url, retell=PlatformEndpoint("/webhook/retell", enabled=False))
+    app = create_app(off, store=store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+        assert "/webhook/vapi" in paths and "/webhook/retell" not in paths
+
+
 # -- endpoints that are not served -----------------------------------------------------------
 
 

@@ -159,7 +159,8 @@ def create_app(
         listeners=(live, feed, *listeners),
         redactor=Redactor(config.redaction) if config.redaction.enabled else None,
     )
-    spec = openapi_document(config.webhook_path)
+    names = {config.vapi.path: "Vapi", config.retell.path: "Retell"}
+    spec = openapi_document(config.webhook_path, {p: names[p] for p in platforms})
 
     async def openapi(request: Request) -> Response:
         return Response(spec, media_type="application/json")

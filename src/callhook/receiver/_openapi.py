@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -118,8 +119,37 @@ def _erase() -> dict[str, Any]:
     }
 
 
-def openapi_document(webhook_path: str) -> bytes:
-    """The OpenAPI document as JSON bytes."""
+def _ingest(summary: str, ok: str) -> dict[str, Any]:  # Any: JSON values
+    """A ``POST`` webhook endpoint and the statuses every one of them answers."""
+    return {
+        "post": {
+            "summary": summary,
+            "requestBody": {"required": True, "content": {"application/json": {}}},
+            "responses": {
+                "200": {"description": ok},
+                **{
+                    code: {
+                        "description": text,
+                        "content": {"application/json": {"schema": _ERROR}},
+                    }
+                    for code, text in (
+                        ("400", "Not JSON, or nested too deeply"),
+                        ("401", "Authentication failed"),
+                        ("429", "Too many failed authentications: see Retry-After"),
+                        ("413", "Body too large"),
+                        ("415", "Not application/json"),
+                        ("422", "Not a valid event (path says where)"),
+                        ("503", "Database unavailable: retry"),
+                    )
+                },
+            },
+        }
+    }
+
+
+def openapi_document(webhook_path: str, platforms: Mapping[str, str] | None = None) -> bytes:
+    """The OpenAPI document as JSON bytes; ``platforms`` maps each served platform endpoint's
+    path to the platform's name (``/webhook/vapi`` → ``Vapi``)."""
     filters = [
         _query("q", description="search: substring of the call id, call fields or report"),
         _query("status", description="call status, e.g. finished"),
@@ -139,32 +169,18 @@ def openapi_document(webhook_path: str) -> bytes:
             "description": "Ingests Interactly-format call webhooks and answers queries.",
         },
         "paths": {
-            webhook_path: {
-                "post": {
-                    "summary": "Ingest one event (status-update, conversation-update, "
-                    "end-of-call-report, hang, error)",
-                    "requestBody": {"required": True, "content": {"application/json": {}}},
-                    "responses": {
-                        "200": {
-                            "description": "Committed: outcome stored, duplicate or unattributed"
-                        },
-                        **{
-                            code: {
-                                "description": text,
-                                "content": {"application/json": {"schema": _ERROR}},
-                            }
-                            for code, text in (
-                                ("400", "Not JSON, or nested too deeply"),
-                                ("401", "Authentication failed"),
-                                ("429", "Too many failed authentications: see Retry-After"),
-                                ("413", "Body too large"),
-                                ("415", "Not application/json"),
-                                ("422", "Not a valid event (path says where)"),
-                                ("503", "Database unavailable: retry"),
-                            )
-                        },
-                    },
-                }
+            webhook_path: _ingest(
+                "Ingest one event (status-update, conversation-update, end-of-call-report, "
+                "hang, error)",
+                "Committed: outcome stored, duplicate or unattributed",
+            ),
+            **{
+                path: _ingest(
+                    f"Ingest one {name} delivery, normalized into callhook events "
+                    f"(docs/{name.lower()}.md); authenticated the {name} way",
+                    "Committed: outcome stored, duplicate or ignored, with each event's outcome",
+                )
+                for path, name in (platforms or {}).items()
             },
             "/api/calls": _get("Calls, newest first", filters, "calls"),
             "/api/calls/{callId}": {
