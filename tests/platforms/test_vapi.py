@@ -166,3 +166,35 @@ def test_a_body_that_is_no_vapi_message_is_refused_with_its_path(
         normalize_vapi(body)
     assert reason in caught.value.reason
     assert caught.value.path == path
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind", "provider"),
+    [
+        ("pipeline-error-openai-llm-failed", "llm_error", "openai"),
+        ("call.in-progress.error-providerfault-azure-openai-500-server-error", "llm_error",
+         "azure-openai"),
+        ("call.in-progress.error-vapifault-deepgram-transcriber-failed", "stt_error", "deepgram"),
+        ("pipeline-error-deepgram-returning-401-invalid-credentials", "stt_error", "deepgram"),
+        ("pipeline-error-eleven-labs-voice-failed", None, None),
+        ("pipeline-error-playht-429-exceeded-quota", None, None),
+        ("customer-ended-call", None, None),
+    ],
+)  # fmt: skip
+def test_a_report_ended_by_an_llm_or_stt_failure_also_gives_an_error_event(
+    reason: str, kind: str | None, provider: str | None
+) -> None:
+    body = json.loads(sample("vapi", "end-of-call-report"))
+    body["message"]["endedReason"] = reason
+    found = [json.loads(e)["message"] for e in normalize_vapi(json.dumps(body).encode()).events]
+    assert found[-1]["type"] == "end-of-call-report"
+    if kind is None:
+        assert len(found) == 1
+        return
+    error, report = found
+    assert error["type"] == "error"
+    assert error["error"]["type"] == kind and error["error"]["provider"] == provider
+    assert error["error"]["code"] == reason
+    assert error["timestamp"] == 1764662461250  # the call's end
+    assert error["messages"] == report["messages"]
+    events.decode(json.dumps({"message": error}).encode())

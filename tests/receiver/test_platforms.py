@@ -195,6 +195,21 @@ async def test_a_resent_end_is_a_duplicate(store: Store) -> None:
         assert call["duplicateCount"] == 4  # the four events of call_ended, once more
 
 
+async def test_a_vapi_call_ended_by_an_llm_failure_counts_an_error(store: Store) -> None:
+    body = json.loads(sample("vapi", "end-of-call-report"))
+    body["message"]["endedReason"] = "pipeline-error-openai-429-exceeded-quota"
+    data = json.dumps(body).encode()
+    async with _client(store) as client:
+        for expected in ("stored", "duplicate"):
+            answer = await client.post("/webhook/vapi", content=data, headers=_vapi_headers(data))
+            assert answer.json()["outcome"] == expected
+        errors = (await client.get("/api/errors", params={"callId": VAPI_CALL})).json()["errors"]
+        assert [(e["type"], e["code"], e["provider"]) for e in errors] == [
+            ("llm_error", "pipeline-error-openai-429-exceeded-quota", "openai")
+        ]
+        assert (await client.get(f"/api/calls/{VAPI_CALL}")).json()["errorCount"] == 1
+
+
 async def test_the_calls_list_filters_by_platform(store: Store) -> None:
     async with _client(store) as client:
         interactly = json.dumps(

@@ -20,6 +20,8 @@ re-sent delivery is a duplicate for the store. Handled types: ``status-update``,
 
 from __future__ import annotations
 
+import re
+
 from callhook._exceptions import DecodeError
 from callhook.platforms._common import (
     Normalized,
@@ -142,7 +144,37 @@ class _Message:
                 event["call"].update(report_call(self.message, self.call, self.artifact, messages))
             event["analysis"] = report_analysis(self.message, self.call)
         event["platform"] = {"name": Platform.VAPI, "type": kind, "event": self._extra()}
-        return [envelope(event)]
+        failure = self._failure(event) if kind == "end-of-call-report" else None
+        return [envelope(event)] if failure is None else [envelope(failure), envelope(event)]
+
+    def _failure(self, report: Json) -> Json | None:
+        """An ``error`` event when the report's ``endedReason`` names an LLM or STT failure."""
+        reason = self.message.text("endedReason") or ""
+        kind = error_type(reason)
+        call = report.get("call")
+        if kind is None or call is None:
+            return None
+        ended = epoch_ms(call.get("endAt"))
+        detail = self.call.text("endedMessage") if self.call is not None else None
+        return {
+            "timestamp": ended if ended is not None else self.ts,
+            "type": "error",
+            "call": {k: v for k, v in call.items() if k not in ("cost", "metrics", "recording")},
+            "assistant": report.get("assistant"),
+            "messages": report.get("messages"),
+            "phone": report["phone"],
+            "customer": report["customer"],
+            "analysis": {},
+            "error": {
+                "type": kind,
+                "code": reason,
+                "message": detail or reason,
+                "provider": _vendor(reason),
+                "retryable": False,
+                "details": {},
+            },
+            "platform": {"name": Platform.VAPI, "type": "end-of-call-report"},
+        }
 
     def _messages(self, kind: str) -> list[Json]:
         source = self.message if kind == "conversation-update" else self.artifact
@@ -276,6 +308,53 @@ class _Message:
         if self.call is not None:
             extra["call"] = drop(self.call.value, _CALL_NOT_KEPT)
         return extra
+
+
+#: LLM vendors as Vapi names them in ``endedReason`` (``pipeline-error-openai-429-...``).
+_LLM_VENDORS = (
+    "openai",
+    "azure-openai",
+    "google",
+    "xai",
+    "baseten",
+    "anthropic",
+    "groq",
+    "mistral",
+    "cerebras",
+    "deep-seek",
+    "inflection-ai",
+    "minimax-llm",
+    "vapi",
+)
+_REASON_PREFIX = re.compile(
+    r"^(?:pipeline-error-|call\.in-progress\.error-(?:vapifault-|providerfault-)?)"
+)
+
+
+def error_type(reason: str) -> str | None:
+    """``stt_error`` or ``llm_error`` for an ``endedReason`` naming such a failure, else
+    ``None`` (voice failures have no callhook error type): a transcriber failure (or a
+    transcription vendor ``returning`` an error) is ``stt_error``; an ``llm`` failure, or an
+    HTTP error of an LLM vendor, ``llm_error``."""
+    rest = _REASON_PREFIX.sub("", reason)
+    if rest == reason or "voice" in rest:
+        return None
+    if "transcriber" in rest or "-returning-" in rest:  # deepgram-returning-401-...
+        return "stt_error"
+    if "llm" in rest or any(
+        rest.startswith(f"{vendor}-") and re.match(r"\d{3}-", rest[len(vendor) + 1 :])
+        for vendor in _LLM_VENDORS
+    ):
+        return "llm_error"
+    return None
+
+
+def _vendor(reason: str) -> str:
+    rest = _REASON_PREFIX.sub("", reason)
+    for vendor in sorted(_LLM_VENDORS, key=len, reverse=True):
+        if rest.startswith(f"{vendor}-"):
+            return vendor
+    return rest.split("-")[0]
 
 
 def _trigger(reason: str) -> str:
