@@ -94,6 +94,24 @@ async def test_vapi_accepts_its_hmac_or_token_and_refuses_the_rest(store: Store)
             assert reason in refused.json()["error"]["message"]
 
 
+async def test_failed_signatures_are_rate_limited_per_address(store: Store) -> None:
+    body = sample("retell", "call_started")
+    async with _client(store, auth_failure_limit="2/minute") as client:
+        statuses = []
+        for _ in range(3):
+            wrong = _retell_headers(body, key="guess")
+            statuses.append(await client.post("/webhook/retell", content=body, headers=wrong))
+        assert [r.status_code for r in statuses] == [401, 401, 429]
+        assert int(statuses[-1].headers["retry-after"]) >= 1
+        # Now refused before any check, even with the right key, and on Vapi's endpoint too.
+        right = await client.post("/webhook/retell", content=body, headers=_retell_headers(body))
+        assert right.status_code == 429
+        vapi = sample("vapi", "status-update.queued")
+        assert (
+            await client.post("/webhook/vapi", content=vapi, headers=_vapi_headers(vapi))
+        ).status_code == 429
+
+
 async def test_the_same_limits_and_error_bodies_as_the_webhook(store: Store) -> None:
     async with _client(store, max_body_bytes=2048) as client:
         text = await client.post(

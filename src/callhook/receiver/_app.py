@@ -158,6 +158,7 @@ def create_app(
         clock=clock,
         listeners=(live, feed, *listeners),
         redactor=Redactor(config.redaction) if config.redaction.enabled else None,
+        limiter=limiter,
     )
     names = {config.vapi.path: "Vapi", config.retell.path: "Retell"}
     spec = openapi_document(config.webhook_path, {p: names[p] for p in platforms})

@@ -8,7 +8,9 @@ told of each. It sits behind the same ``LimitsMiddleware`` (415, 413). Answers:
 - 200 ``{"outcome", "callId", "platform", "type", "events": [{"type", "outcome",
   "newMessages", "late"}]}``; ``outcome`` is ``stored`` when any event was new, ``duplicate``
   when all were re-deliveries, ``ignored`` when the type carries nothing callhook keeps;
-- 401 with the reason when authentication fails (never naming a secret);
+- 401 with the reason when authentication fails (never naming a secret); 429 with
+  ``Retry-After`` once the client's address has failed too often (``FailureLimiter``, shared
+  with ``/webhook`` and the API);
 - 400 / 422 with the JSON path when the body is not JSON / not that platform's event;
 - 405 for another method; 503 with ``Retry-After`` when the database fails (the platform
   retries; events already stored are then duplicates).
@@ -39,6 +41,7 @@ from callhook.receiver._config import ReceiverConfig, is_loopback
 from callhook.receiver._ingest import IngestListener, decode_error_response
 from callhook.receiver._limits import LimitsMiddleware
 from callhook.receiver._metrics import ReceiverMetrics
+from callhook.receiver._ratelimit import FailureLimiter
 from callhook.redaction import Redactor
 from callhook.store import Incoming, Outcome, Store, parse_event
 
@@ -92,9 +95,11 @@ class PlatformIngestApp:
         clock: Callable[[], int],
         listeners: Sequence[IngestListener] = (),
         redactor: Redactor | None = None,
+        limiter: FailureLimiter | None = None,
     ) -> None:
         self.kind = kind
         self.redactor = redactor
+        self.limiter = limiter
         self.auth = auth
         self.store = store
         self.metrics = metrics
@@ -127,6 +132,10 @@ class PlatformIngestApp:
             body = error_body("method_not_allowed", "Send events with POST")
             await send_json(send, 405, body, [(b"allow", b"POST")])
             return
+        limiter = self.limiter if self.auth.configured else None
+        if limiter is not None and (wait := limiter.retry_after(scope)) is not None:
+            await limiter.refuse(send, wait)
+            return
         try:
             data = await read_body(receive)
         except ConnectionAbortedError:
@@ -135,6 +144,11 @@ class PlatformIngestApp:
             self.authenticate(scope, data)
         except VerificationError as exc:
             logger.info("receiver.unauthorized %s %s", self.kind.value, exc.reason)
+            if limiter is not None and self._presented(scope):
+                wait = limiter.failed(scope)
+                if wait is not None:
+                    await limiter.refuse(send, wait)
+                    return
             await send_json(send, 401, error_body("unauthorized", exc.reason))
             return
         started = time.perf_counter()
@@ -157,6 +171,15 @@ class PlatformIngestApp:
         for incoming, outcome in stored:
             for listener in self.listeners:
                 listener.ingested(incoming, outcome)
+
+    def _presented(self, scope: Scope) -> bool:
+        """Whether the request carries a credential at all (only those count as failures)."""
+        names = (
+            (b"x-retell-signature",)
+            if self.kind is PlatformKind.RETELL
+            else (b"x-signature", b"x-vapi-secret", b"authorization")
+        )
+        return any(header(scope, name) is not None for name in names)
 
     async def _store(self, normalized: Normalized) -> list[tuple[Incoming, Outcome]]:
         stored = []
@@ -195,6 +218,7 @@ def platform_endpoints(
     clock: Callable[[], int],
     listeners: Sequence[IngestListener],
     redactor: Redactor | None,
+    limiter: FailureLimiter | None = None,
 ) -> dict[str, ASGIApp]:
     """The served endpoints of ``config.vapi`` and ``config.retell``, by path, each behind
     the webhook's ``LimitsMiddleware``."""
@@ -212,6 +236,7 @@ def platform_endpoints(
             clock=clock,
             listeners=listeners,
             redactor=redactor,
+            limiter=limiter,
         )
         found[endpoint.path] = LimitsMiddleware(app, max_body_bytes=config.max_body_bytes)
     return found
