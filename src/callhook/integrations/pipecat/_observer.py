@@ -63,14 +63,9 @@ from callhook.engine import (
     EventSink,
     Scheduler,
 )
-from callhook.events import Assistant, SttMetrics, TtsMetrics
-from callhook.integrations.pipecat._turns import (
-    ResponseState,
-    UserTurnState,
-    error_code,
-    provider_of,
-    result_confidence,
-)
+from callhook.events import Assistant
+from callhook.integrations.pipecat._conversation import Conversation
+from callhook.integrations.pipecat._turns import error_code, provider_of, result_confidence
 
 __all__ = ["CallhookObserver"]
 
@@ -121,11 +116,7 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
         #: Configuration problems found while running (metrics switched off, ...).
         self.warnings: list[str] = []
         self._answer_on_client = answer_on_client_connected
-        self._user = UserTurnState()
-        self._response: ResponseState | None = None
-        self._stale_llm = False
-        self._welcomed = False
-        self._loose_audio_ms = 0.0  # TTS audio outside any LLM response (the welcome)
+        self._talk = Conversation(self.session, self._scheduler)
         self._handlers: dict[type, Handler | None] = {}
 
     # -- wiring ---------------------------------------------------------------------------
@@ -135,10 +126,10 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
         user on ``on_client_disconnected`` (register before the worker runs)."""
 
         async def connected(*_: object) -> None:
-            self._answer()
+            self._talk.answer()
 
         async def disconnected(*_: object) -> None:
-            self._end(EndTrigger.USER)
+            self._talk.end(EndTrigger.USER)
 
         transport.add_event_handler("on_client_connected", connected)
         transport.add_event_handler("on_client_disconnected", disconnected)
@@ -177,224 +168,62 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
         if self.session.status is None:
             self.session.initiated()
         if not self._answer_on_client:
-            self._answer()
+            self._talk.answer()
 
-    def _answer(self) -> None:
-        if self.session.status == "initiated":
-            self.session.answered()
-
-    def _end(self, by: EndTrigger, reason: object = None) -> None:
-        if self.session.status in (None, "finished", "failed"):
-            return
-        if isinstance(reason, str) and reason in _TRIGGERS:
-            by = EndTrigger(reason)
-        response = self._response
-        if response is not None and response.audio_at is not None and not response.emitted:
-            self._emit(response)
-        self.session.ended(by)
+    def _on_end(self, data: FramePushed, by: EndTrigger) -> None:
+        reason = cast(EndFrame | CancelFrame, data.frame).reason
+        self._talk.end(
+            EndTrigger(reason) if isinstance(reason, str) and reason in _TRIGGERS else by
+        )
 
     # -- user -----------------------------------------------------------------------------
 
-    def _new_turn(self) -> None:
-        if self._user.ended:  # the last turn ended without a transcript (an STT error)
-            self._user = UserTurnState()
-
     def _on_vad_started(self, data: FramePushed) -> None:
-        self._new_turn()
-        if self._user.speech_started_at is None:
-            start_secs = float(getattr(data.frame, "start_secs", 0.0) or 0.0)
-            self._user.speech_started_at = self._scheduler.now_ms() - start_secs * 1000.0
-
-    def _on_user_started(self, data: FramePushed) -> None:
-        self._new_turn()
-        if self._user.speech_started_at is None:
-            self._user.speech_started_at = self._scheduler.now_ms()
+        start_secs = cast(VADUserStartedSpeakingFrame, data.frame).start_secs or 0.0
+        self._talk.speech_started(detected_after_ms=start_secs * 1000.0)
 
     def _on_vad_stopped(self, data: FramePushed) -> None:
-        stop_ms = float(getattr(data.frame, "stop_secs", 0.0) or 0.0) * 1000.0
-        self._user.speech_ended_at = self._scheduler.now_ms() - stop_ms
-        self._user.vad_ms = stop_ms
+        stop_secs = cast(VADUserStoppedSpeakingFrame, data.frame).stop_secs or 0.0
+        self._talk.speech_stopped(detected_after_ms=stop_secs * 1000.0)
 
     def _on_transcription(self, data: FramePushed) -> None:
         frame = cast(TranscriptionFrame, data.frame)
-        self._user.texts.append(frame.text)
-        confidence = result_confidence(frame.result)
-        if confidence is not None:
-            self._user.confidence = confidence
-        if self._user.ended:  # the transcript came after the end of the turn
-            self._finalise_user()
-
-    def _on_user_stopped(self, data: FramePushed) -> None:
-        self._user.ended = True
-        if self._user.speech_ended_at is None:
-            self._user.speech_ended_at = self._scheduler.now_ms()
-        self._finalise_user()
-
-    def _finalise_user(self) -> None:
-        turn = self._user
-        if not turn.text:
-            return  # wait for the transcript
-        self._user = UserTurnState()
-        stt = SttMetrics(
-            **{
-                key: value
-                for key, value in (
-                    ("confidence", turn.confidence),
-                    ("vad_ms", round(turn.vad_ms) if turn.vad_ms is not None else None),
-                    (
-                        "relative_latency_ms",
-                        round(turn.stt_latency_ms) if turn.stt_latency_ms is not None else None,
-                    ),
-                )
-                if value is not None
-            }
-        )
-        self.session.user_turn_finalised(
-            turn.text,
-            stt=stt,
-            speech_started_at=turn.speech_started_at,
-            speech_ended_at=turn.speech_ended_at,
-            eou_probability=turn.eou_probability,
-        )
+        self._talk.transcribed(frame.text, result_confidence(frame.result))
 
     def _on_interruption(self, data: FramePushed) -> None:
-        if data.direction is not FrameDirection.DOWNSTREAM:
-            return  # the upstream twin of the same broadcast
-        response, self._response = self._response, None
-        if response is None:
-            return
-        self._stale_llm = not response.llm_done
-        if not response.started:
-            return
-        heard: str | None = None
-        if response.audio_at is not None:
-            if not response.emitted:
-                self._emit(response)
-            heard = response.heard_text
-        self.session.user_barged_in(heard_text=heard)
+        if data.direction is FrameDirection.DOWNSTREAM:  # not the upstream twin of the broadcast
+            self._talk.interrupted()
 
     # -- assistant ------------------------------------------------------------------------
 
-    def _current(self) -> ResponseState:
-        if self._response is None:
-            self._response = ResponseState()
-        return self._response
-
-    def _on_llm_start(self, data: FramePushed) -> None:
-        self._stale_llm = False
-        self._current().llm_done = False
-
     def _on_llm_text(self, data: FramePushed) -> None:
-        if self._stale_llm:
-            return
-        response = self._current()
         frame = cast(LLMTextFrame, data.frame)
-        text = frame.text
-        if response.llm_parts and not frame.includes_inter_frame_spaces:
-            text = " " + text
-        response.llm_parts.append(text)
-        if not response.started:
-            try:
-                self.session.response_started()
-            except EngineError:  # no user turn waits (a greeting, say): not a message
-                return
-            response.started = True
-
-    def _on_llm_end(self, data: FramePushed) -> None:
-        if self._stale_llm:
-            self._stale_llm = False
-            return
-        if self._response is not None:
-            self._response.llm_done = True
-            self._maybe_emit()
+        self._talk.llm_text(frame.text, spaced=frame.includes_inter_frame_spaces)
 
     def _on_tool_started(self, data: FramePushed) -> None:
-        response = self._current()
-        response.tools_running.add(cast(FunctionCallInProgressFrame, data.frame).tool_call_id)
-        response.llm_done = False
+        self._talk.tool_started(cast(FunctionCallInProgressFrame, data.frame).tool_call_id)
 
     def _on_tool_finished(self, data: FramePushed) -> None:
-        if self._response is None:
-            return
         frame = cast(FunctionCallResultFrame | FunctionCallCancelFrame, data.frame)
-        self._response.tools_running.discard(frame.tool_call_id)
-        properties = getattr(frame, "properties", None)
         run_llm = getattr(frame, "run_llm", None)
+        properties = getattr(frame, "properties", None)
         if properties is not None and properties.run_llm is not None:
             run_llm = properties.run_llm
-        if run_llm is False or isinstance(frame, FunctionCallCancelFrame):
-            self._response.llm_done = True  # no follow-up inference comes
-            self._maybe_emit()
-
-    def _on_tts_started(self, data: FramePushed) -> None:
-        if self._response is not None:
-            self._response.tts_done = False
+        follows = run_llm is not False and not isinstance(frame, FunctionCallCancelFrame)
+        self._talk.tool_finished(frame.tool_call_id, llm_follows=follows)
 
     def _on_tts_audio(self, data: FramePushed) -> None:
         if isinstance(data.source, BaseOutputTransport):
             return  # the transport's own playback chunks of audio already counted
         frame = cast(TTSAudioRawFrame, data.frame)
         rate = frame.sample_rate * frame.num_channels * 2
-        if rate > 0 and self._response is not None:
-            self._response.audio_ms += len(frame.audio) * 1000.0 / rate
-        elif rate > 0:
-            self._loose_audio_ms += len(frame.audio) * 1000.0 / rate
+        if rate > 0:
+            self._talk.tts_audio(len(frame.audio) * 1000.0 / rate)
 
     def _on_tts_text(self, data: FramePushed) -> None:
         # The output transport pushes each TTS text on once the audio before it has played.
-        if isinstance(data.source, BaseOutputTransport) and self._response is not None:
-            self._response.heard.append(cast(TTSTextFrame, data.frame).text)
-
-    def _on_tts_stopped(self, data: FramePushed) -> None:
-        if self._response is not None:
-            self._response.tts_done = True
-            self._maybe_emit()
-
-    def _on_bot_started(self, data: FramePushed) -> None:
-        if data.direction is not FrameDirection.DOWNSTREAM:
-            return
-        response = self._response
-        if response is not None and response.started:
-            if response.audio_at is None:
-                response.audio_at = self._scheduler.now_ms()
-            self._maybe_emit()
-        elif not self._welcomed and self.session.speaks_first and self.session.status == "ongoing":
-            self._welcomed = True
-            audio_ms = round(self._loose_audio_ms)
-            self.session.welcome_played(tts=TtsMetrics(audio_duration_ms=audio_ms))
-
-    def _on_bot_stopped(self, data: FramePushed) -> None:
-        response = self._response
-        if data.direction is not FrameDirection.DOWNSTREAM or response is None:
-            return
-        if not response.complete or response.audio_at is None:
-            return  # a pause between sentences: more of this response is coming
-        if not response.emitted:
-            self._emit(response)
-        self._response = None
-        self.session.response_finished()
-
-    def _maybe_emit(self) -> None:
-        response = self._response
-        if (
-            response is not None
-            and response.started
-            and not response.emitted
-            and response.audio_at is not None
-            and response.complete
-        ):
-            self._emit(response)
-
-    def _emit(self, response: ResponseState) -> None:
-        """The message goes out once its whole text is known, stamped with its first audio."""
-        response.emitted = True
-        tts = TtsMetrics(audio_duration_ms=round(response.audio_ms))
-        if response.tts_ttfb_ms is not None:
-            tts = TtsMetrics(
-                audio_duration_ms=round(response.audio_ms),
-                generation_time_ms=round(response.tts_ttfb_ms),
-            )
-        self.session.response_audio_started(response.text, tts=tts, started_at=response.audio_at)
+        if isinstance(data.source, BaseOutputTransport):
+            self._talk.heard(cast(TTSTextFrame, data.frame).text)
 
     # -- metrics and errors ---------------------------------------------------------------
 
@@ -411,16 +240,12 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
             elif isinstance(item, STTUsageMetricsData):
                 self.session.usage(stt_audio_ms=item.value.audio_seconds * 1000.0)
             elif isinstance(item, TurnMetricsData):
-                self._user.eou_probability = item.probability
+                self._talk.eou_probability(item.probability)
             elif isinstance(item, TTFBMetricsData) and item.value > 0:
                 if isinstance(source, STTService):
-                    self._user.stt_latency_ms = item.value * 1000.0
-                elif (
-                    isinstance(source, TTSService)
-                    and self._response is not None
-                    and self._response.tts_ttfb_ms is None
-                ):
-                    self._response.tts_ttfb_ms = item.value * 1000.0
+                    self._talk.stt_latency(item.value * 1000.0)
+                elif isinstance(source, TTSService):
+                    self._talk.tts_ttfb(item.value * 1000.0)
 
     def _on_error(self, data: FramePushed) -> None:
         frame = cast(ErrorFrame, data.frame)
@@ -428,10 +253,7 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
         code, retryable = error_code(frame.category)
         provider = provider_of(processor)
         if isinstance(processor, LLMService):
-            self.session.llm_failed(code, frame.error, provider=provider, retryable=retryable)
-            response = self._response
-            if not retryable and response is not None and not response.emitted:
-                self._response = None
+            self._talk.llm_failed(code, frame.error, provider=provider, retryable=retryable)
         elif isinstance(processor, STTService):
             self.session.stt_failed(code, frame.error, provider=provider, retryable=retryable)
         else:
@@ -451,36 +273,42 @@ def _first(method: Handler) -> Handler:
     return handler
 
 
+def _down(method: Handler) -> Handler:
+    """Only the downstream frame of a both-ways broadcast (each direction is its own frame)."""
+
+    def handler(observer: CallhookObserver, data: FramePushed) -> None:
+        if data.first_push and data.direction is FrameDirection.DOWNSTREAM:
+            method(observer, data)
+
+    return handler
+
+
 _TABLE: dict[type, Handler] = {
     StartFrame: _first(CallhookObserver._on_start),
-    ClientConnectedFrame: _first(lambda self, data: self._answer()),
-    EndFrame: _first(lambda self, data: self._end(EndTrigger.BOT, _reason(data))),
-    CancelFrame: _first(lambda self, data: self._end(EndTrigger.SYSTEM, _reason(data))),
+    ClientConnectedFrame: _first(lambda self, data: self._talk.answer()),
+    EndFrame: _first(lambda self, data: self._on_end(data, EndTrigger.BOT)),
+    CancelFrame: _first(lambda self, data: self._on_end(data, EndTrigger.SYSTEM)),
     VADUserStartedSpeakingFrame: _first(CallhookObserver._on_vad_started),
-    UserStartedSpeakingFrame: _first(CallhookObserver._on_user_started),
+    UserStartedSpeakingFrame: _first(lambda self, data: self._talk.speech_started()),
     VADUserStoppedSpeakingFrame: _first(CallhookObserver._on_vad_stopped),
     TranscriptionFrame: _first(CallhookObserver._on_transcription),
-    UserStoppedSpeakingFrame: _first(CallhookObserver._on_user_stopped),
+    UserStoppedSpeakingFrame: _first(lambda self, data: self._talk.turn_ended()),
     InterruptionFrame: _first(CallhookObserver._on_interruption),
-    LLMFullResponseStartFrame: _first(CallhookObserver._on_llm_start),
+    LLMFullResponseStartFrame: _first(lambda self, data: self._talk.llm_started()),
     LLMTextFrame: _first(CallhookObserver._on_llm_text),
-    LLMFullResponseEndFrame: _first(CallhookObserver._on_llm_end),
+    LLMFullResponseEndFrame: _first(lambda self, data: self._talk.llm_ended()),
     FunctionCallInProgressFrame: _first(CallhookObserver._on_tool_started),
     FunctionCallResultFrame: _first(CallhookObserver._on_tool_finished),
     FunctionCallCancelFrame: _first(CallhookObserver._on_tool_finished),
-    TTSStartedFrame: _first(CallhookObserver._on_tts_started),
+    TTSStartedFrame: _first(lambda self, data: self._talk.tts_started()),
     TTSAudioRawFrame: _first(CallhookObserver._on_tts_audio),
     TTSTextFrame: CallhookObserver._on_tts_text,  # every push: the output transport's counts
-    TTSStoppedFrame: _first(CallhookObserver._on_tts_stopped),
-    BotStartedSpeakingFrame: _first(CallhookObserver._on_bot_started),
-    BotStoppedSpeakingFrame: _first(CallhookObserver._on_bot_stopped),
+    TTSStoppedFrame: _first(lambda self, data: self._talk.tts_stopped()),
+    BotStartedSpeakingFrame: _down(lambda self, data: self._talk.bot_started()),
+    BotStoppedSpeakingFrame: _down(lambda self, data: self._talk.bot_stopped()),
     MetricsFrame: _first(CallhookObserver._on_metrics),
     ErrorFrame: _first(CallhookObserver._on_error),
 }
-
-
-def _reason(data: FramePushed) -> object:
-    return cast(EndFrame | CancelFrame, data.frame).reason
 
 
 def _resolve(kind: type) -> Handler | None:
