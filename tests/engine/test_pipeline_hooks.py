@@ -120,3 +120,30 @@ def test_without_reported_usage_cost_comes_from_text_and_call_length() -> None:
     cost = _report_with_usage(report_usage=False)
     assert cost.tts_gen_chars_total == len("Hi there.")
     assert cost.stt_vendor_cost == pytest.approx(1.0 * 0.006)  # the one-minute call
+
+
+def test_audio_playing_before_the_text_is_known_stops_the_hang_timer() -> None:
+    session, scheduler, sink = make_session()
+    session.user_turn_finalised("Tell me everything about your services.")
+    scheduler.advance(1200)
+    session.response_started()
+    scheduler.advance(300)
+    audio_at = scheduler.now_ms()
+    session.response_playing()  # the first sentence plays; the LLM is still writing
+    scheduler.advance(9000)  # well past the threshold: no hang, the bot is speaking
+    assert not any(isinstance(event, HangEvent) for event in sink.events)
+    session.response_audio_started("We offer cleanings, fillings and more.", started_at=audio_at)
+    message = sink.events[-1].messages[-1]  # type: ignore[union-attr, index]
+    assert message.timestamp == round(audio_at)
+    assert message.metrics.hang is UNSET  # type: ignore[union-attr]
+
+
+def test_audio_that_starts_after_the_threshold_still_hangs_once() -> None:
+    session, scheduler, sink = make_session()
+    session.user_turn_finalised("Hello")
+    scheduler.advance(6000)  # the timer fires at 5000
+    session.response_playing()
+    session.response_audio_started("Sorry!", started_at=scheduler.now_ms())
+    assert sum(isinstance(event, HangEvent) for event in sink.events) == 1
+    message = sink.events[-1].messages[-1]  # type: ignore[union-attr, index]
+    assert message.metrics.hang.waited_ms == 6000  # type: ignore[union-attr]

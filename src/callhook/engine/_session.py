@@ -106,6 +106,21 @@ class CallSession(Turns):
         self._tts_record(tts, text)
         return response.message_id
 
+    def response_playing(self) -> None:
+        """The response's first audio plays before its whole text is known (a streaming
+        pipeline): the hang timer stops now, firing first if it is overdue. Report the message
+        later with ``response_audio_started(text, started_at=...)``."""
+        self._require_live()
+        pending = self._pending
+        if pending is None:
+            return
+        now = self._scheduler.now_ms()
+        if not pending.hanged and now >= pending.deadline:
+            self._fire_hang(pending, now)
+        if pending.timer is not None:
+            pending.timer.cancel()
+            pending.timer = None
+
     def response_finished(self, segments: Sequence[Segment] = ()) -> None:
         """The response stopped playing, complete. ``segments``: how the splitter cut it.
 

@@ -196,6 +196,7 @@ class Conversation:
         if response is not None and response.started:
             if response.audio_at is None:
                 response.audio_at = self._now()
+                self.session.response_playing()  # the hang timer stops with the first audio
             self._maybe_emit()
         elif not self._welcomed and self.session.speaks_first and self.session.status == "ongoing":
             self._welcomed = True

@@ -281,13 +281,18 @@ class Speaker(BaseOutputTransport):  # type: ignore[misc]  # Pipecat's classes a
 
     def __init__(self) -> None:
         super().__init__(TransportParams(audio_out_enabled=True, audio_out_sample_rate=SAMPLE_RATE))
+        self._played_until = 0.0  # loop time the audio written so far has played out
 
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)
         await self.set_transport_ready(frame)
 
     async def write_audio_frame(self, frame: Any) -> bool:  # Any: an OutputAudioRawFrame
-        await asyncio.sleep(len(frame.audio) / (2 * frame.num_channels * frame.sample_rate))
+        # Paced against the clock, not chunk by chunk, so a busy loop does not slow playback.
+        loop = asyncio.get_running_loop()
+        seconds = len(frame.audio) / (2 * frame.num_channels * frame.sample_rate)
+        self._played_until = max(self._played_until, loop.time()) + seconds
+        await asyncio.sleep(self._played_until - loop.time())
         return True
 
 
