@@ -52,7 +52,7 @@ def test_callhook_imports_without_either_framework_and_never_loads_them() -> Non
 
 @pytest.mark.parametrize(
     ("module", "extra"),
-    [("callhook.integrations.pipecat", "pipecat")],
+    [("callhook.integrations.pipecat", "pipecat"), ("callhook.integrations.livekit", "livekit")],
 )
 def test_an_adapter_without_its_framework_names_the_install_command(
     module: str, extra: str
