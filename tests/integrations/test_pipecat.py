@@ -352,6 +352,34 @@ def test_llm_and_stt_failures_become_error_events_with_provider_and_retryable() 
     assert (stats["llmStats"]["errors"], stats["sttStats"]["errors"]) == (1, 1)
 
 
+# -- function calls (callhook decision: one message per user turn; the timer keeps running) --
+
+
+def test_a_filler_and_the_answer_after_a_function_call_form_one_message() -> None:
+    turns = [UserTurn("Am I booked for Tuesday?")]
+    replies = [Reply("You are booked at nine.", filler="Let me check.", tool_ms=1500)]
+    emitted, _ = asyncio.run(run_call(turns, replies))
+    assert [(m["role"], m["text"]) for m in emitted[-1]["messages"]] == [
+        ("user", "Am I booked for Tuesday?"),
+        ("assistant", "Let me check. You are booked at nine."),
+    ]
+    assert of_type(emitted, "hang") == []  # the filler played within the threshold
+    stats = emitted[-1]["call"]["metrics"]["callStats"]
+    assert stats["turns"]["bot"] == 1 and stats["turns"]["interrupted"] == 0
+
+
+def test_a_silent_function_call_past_the_threshold_is_a_hang() -> None:
+    turns = [UserTurn("Am I booked for Tuesday?")]
+    replies = [Reply("You are booked at nine.", ttfb_ms=200, tool_ms=5500)]
+    emitted, _ = asyncio.run(run_call(turns, replies))
+    (hang,) = of_type(emitted, "hang")
+    assert hang["hang"]["pendingMessageId"] == "user-1"
+    answer = emitted[-1]["messages"][-1]
+    assert answer["text"] == "You are booked at nine."
+    late = of_type(emitted, "conversation-update")[-1]["messages"][-1]
+    assert late["metrics"]["hang"]["waitedMs"] > 5700
+
+
 # -- ends and configuration ----------------------------------------------------------------
 
 

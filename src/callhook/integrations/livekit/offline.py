@@ -91,12 +91,14 @@ class Reply:
 class ScriptedSTT(stt.STT[Any]):  # type: ignore[misc]  # LiveKit's classes are partly untyped
     """A caller speaking ``turns``, heard through a streaming STT with turn detection."""
 
-    def __init__(self, turns: Sequence[UserTurn]) -> None:
+    def __init__(self, turns: Sequence[UserTurn], *, after_welcome: bool = False) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=False))
         self._turns = list(turns)
+        self._after_welcome = after_welcome
         self._next = 0
-        self._agent_speaking = asyncio.Event()
+        self._new_reply = asyncio.Event()  # the agent began speaking since the last turn
         self._agent_quiet = asyncio.Event()
+        self._speaking = False
         self.done = asyncio.Event()
         self._listening = False
 
@@ -112,8 +114,9 @@ class ScriptedSTT(stt.STT[Any]):  # type: ignore[misc]  # LiveKit's classes are 
         """Follow the agent's speaking state (the caller waits for it, or speaks over it)."""
 
         def changed(event: Any) -> None:  # Any: an AgentStateChangedEvent
-            if event.new_state == "speaking":
-                self._agent_speaking.set()
+            self._speaking = event.new_state == "speaking"
+            if self._speaking:
+                self._new_reply.set()
             elif event.old_state == "speaking":
                 self._agent_quiet.set()
 
@@ -136,14 +139,12 @@ class ScriptedSTT(stt.STT[Any]):  # type: ignore[misc]  # LiveKit's classes are 
             turn = self._turns[self._next]
             self._next += 1
             if turn.barge_in_ms is not None:
-                await self._agent_speaking.wait()
+                await self._new_reply.wait()
                 await _sleep_ms(turn.barge_in_ms)
             else:
-                if turn.after_reply and self._next > 1:
-                    await self._agent_quiet.wait()
+                if turn.after_reply and (self._next > 1 or self._after_welcome):
+                    await self._reply_heard()
                 await _sleep_ms(turn.pause_ms)
-            self._agent_speaking.clear()
-            self._agent_quiet.clear()
             started = time.time()
             send(
                 stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH, speech_start_time=started)
@@ -165,8 +166,16 @@ class ScriptedSTT(stt.STT[Any]):  # type: ignore[misc]  # LiveKit's classes are 
                 )
             )
             send(stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH, speech_end_time=ended))
-        await self._agent_quiet.wait()
+            self._new_reply.clear()  # what the agent says from here on answers this turn
+        await self._reply_heard()
         self.done.set()
+
+    async def _reply_heard(self) -> None:
+        """Wait until the agent has answered the last turn and finished speaking."""
+        await self._new_reply.wait()
+        while self._speaking:
+            self._agent_quiet.clear()
+            await self._agent_quiet.wait()
 
 
 class _CallerStream(stt.RecognizeStream):  # type: ignore[misc]
@@ -370,10 +379,11 @@ def offline_session(
     replies: Sequence[Reply],
     *,
     tts_: ScriptedTTS | None = None,
+    after_welcome: bool = False,
 ) -> tuple[AgentSession[Any], ScriptedSTT, TranscriptSynchronizer]:
     """An ``AgentSession`` on the scripted plugins, its input and outputs set (start it with
     ``session.start(agent)``, then ``caller.listen_to(session)``)."""
-    caller = ScriptedSTT(turns)
+    caller = ScriptedSTT(turns, after_welcome=after_welcome)
     session: AgentSession[Any] = AgentSession(
         stt=caller,
         llm=ScriptedLLM(replies),

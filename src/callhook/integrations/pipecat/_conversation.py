@@ -163,9 +163,8 @@ class Conversation:
         if self._response is None:
             return
         self._response.tools_running.discard(call_id)
-        if not llm_follows:
-            self._response.llm_done = True
-            self._maybe_emit()
+        self._response.llm_done = not llm_follows  # the LLM answers again from the result
+        self._maybe_emit()
 
     def tts_started(self) -> None:
         if self._response is not None:

@@ -45,7 +45,7 @@ from pipecat.metrics.metrics import (
     TTSUsageMetricsData,
     TurnMetricsData,
 )
-from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.observers.base_observer import BaseObserver, FramePushed, ProcessorSetUp
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
@@ -103,7 +103,7 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
         scheduler: Scheduler | None = None,
         answer_on_client_connected: bool = False,
     ) -> None:
-        super().__init__(observe_every_push=True)
+        super().__init__(observe_every_push=False)
         self._scheduler = scheduler if scheduler is not None else AsyncioScheduler()
         self.session = CallSession(
             assistant,
@@ -133,6 +133,17 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
 
         transport.add_event_handler("on_client_connected", connected)
         transport.add_event_handler("on_client_disconnected", disconnected)
+
+    async def on_processor_setup(self, data: ProcessorSetUp) -> None:
+        # What the output transport releases is what the user heard: it pushes each TTS text on
+        # once the audio before it has played. Its own hook sees those pushes inline, so the
+        # observer itself needs only each frame's first push.
+        if isinstance(data.processor, BaseOutputTransport):
+            data.processor.add_event_handler("on_after_push_frame", self._released)
+
+    async def _released(self, processor: Any, frame: Any) -> None:  # Any: Pipecat's objects
+        if type(frame) is TTSTextFrame or isinstance(frame, TTSTextFrame):
+            self._talk.heard(frame.text)
 
     async def cleanup(self) -> None:
         """Wait for the end-of-call report (the analysis runs in the background)."""
@@ -220,11 +231,6 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
         if rate > 0:
             self._talk.tts_audio(len(frame.audio) * 1000.0 / rate)
 
-    def _on_tts_text(self, data: FramePushed) -> None:
-        # The output transport pushes each TTS text on once the audio before it has played.
-        if isinstance(data.source, BaseOutputTransport):
-            self._talk.heard(cast(TTSTextFrame, data.frame).text)
-
     # -- metrics and errors ---------------------------------------------------------------
 
     def _on_metrics(self, data: FramePushed) -> None:
@@ -263,51 +269,40 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
 _UNRESOLVED: Any = object()  # Any: a sentinel that is never a handler
 
 
-def _first(method: Handler) -> Handler:
-    """Only the frame's first push (a frame is pushed again by every processor it passes)."""
-
-    def handler(observer: CallhookObserver, data: FramePushed) -> None:
-        if data.first_push:
-            method(observer, data)
-
-    return handler
-
-
 def _down(method: Handler) -> Handler:
     """Only the downstream frame of a both-ways broadcast (each direction is its own frame)."""
 
     def handler(observer: CallhookObserver, data: FramePushed) -> None:
-        if data.first_push and data.direction is FrameDirection.DOWNSTREAM:
+        if data.direction is FrameDirection.DOWNSTREAM:
             method(observer, data)
 
     return handler
 
 
 _TABLE: dict[type, Handler] = {
-    StartFrame: _first(CallhookObserver._on_start),
-    ClientConnectedFrame: _first(lambda self, data: self._talk.answer()),
-    EndFrame: _first(lambda self, data: self._on_end(data, EndTrigger.BOT)),
-    CancelFrame: _first(lambda self, data: self._on_end(data, EndTrigger.SYSTEM)),
-    VADUserStartedSpeakingFrame: _first(CallhookObserver._on_vad_started),
-    UserStartedSpeakingFrame: _first(lambda self, data: self._talk.speech_started()),
-    VADUserStoppedSpeakingFrame: _first(CallhookObserver._on_vad_stopped),
-    TranscriptionFrame: _first(CallhookObserver._on_transcription),
-    UserStoppedSpeakingFrame: _first(lambda self, data: self._talk.turn_ended()),
-    InterruptionFrame: _first(CallhookObserver._on_interruption),
-    LLMFullResponseStartFrame: _first(lambda self, data: self._talk.llm_started()),
-    LLMTextFrame: _first(CallhookObserver._on_llm_text),
-    LLMFullResponseEndFrame: _first(lambda self, data: self._talk.llm_ended()),
-    FunctionCallInProgressFrame: _first(CallhookObserver._on_tool_started),
-    FunctionCallResultFrame: _first(CallhookObserver._on_tool_finished),
-    FunctionCallCancelFrame: _first(CallhookObserver._on_tool_finished),
-    TTSStartedFrame: _first(lambda self, data: self._talk.tts_started()),
-    TTSAudioRawFrame: _first(CallhookObserver._on_tts_audio),
-    TTSTextFrame: CallhookObserver._on_tts_text,  # every push: the output transport's counts
-    TTSStoppedFrame: _first(lambda self, data: self._talk.tts_stopped()),
+    StartFrame: CallhookObserver._on_start,
+    ClientConnectedFrame: lambda self, data: self._talk.answer(),
+    EndFrame: lambda self, data: self._on_end(data, EndTrigger.BOT),
+    CancelFrame: lambda self, data: self._on_end(data, EndTrigger.SYSTEM),
+    VADUserStartedSpeakingFrame: CallhookObserver._on_vad_started,
+    UserStartedSpeakingFrame: lambda self, data: self._talk.speech_started(),
+    VADUserStoppedSpeakingFrame: CallhookObserver._on_vad_stopped,
+    TranscriptionFrame: CallhookObserver._on_transcription,
+    UserStoppedSpeakingFrame: lambda self, data: self._talk.turn_ended(),
+    InterruptionFrame: CallhookObserver._on_interruption,
+    LLMFullResponseStartFrame: lambda self, data: self._talk.llm_started(),
+    LLMTextFrame: CallhookObserver._on_llm_text,
+    LLMFullResponseEndFrame: lambda self, data: self._talk.llm_ended(),
+    FunctionCallInProgressFrame: CallhookObserver._on_tool_started,
+    FunctionCallResultFrame: CallhookObserver._on_tool_finished,
+    FunctionCallCancelFrame: CallhookObserver._on_tool_finished,
+    TTSStartedFrame: lambda self, data: self._talk.tts_started(),
+    TTSAudioRawFrame: CallhookObserver._on_tts_audio,
+    TTSStoppedFrame: lambda self, data: self._talk.tts_stopped(),
     BotStartedSpeakingFrame: _down(lambda self, data: self._talk.bot_started()),
     BotStoppedSpeakingFrame: _down(lambda self, data: self._talk.bot_stopped()),
-    MetricsFrame: _first(CallhookObserver._on_metrics),
-    ErrorFrame: _first(CallhookObserver._on_error),
+    MetricsFrame: CallhookObserver._on_metrics,
+    ErrorFrame: CallhookObserver._on_error,
 }
 
 

@@ -26,6 +26,8 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     EndWorkerFrame,
     Frame,
+    FunctionCallInProgressFrame,
+    FunctionCallResultFrame,
     InterruptionFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -90,18 +92,26 @@ class UserTurn:
 @dataclass(frozen=True, slots=True)
 class Reply:
     """The LLM's answer to one user turn: its text after ``ttfb_ms``, a token every
-    ``ms_per_token``; or, with ``error``, a failure after ``ttfb_ms``."""
+    ``ms_per_token``; or, with ``error``, a failure after ``ttfb_ms``. With ``tool_ms`` it
+    first says ``filler`` (if any) and calls a function that runs ``tool_ms``, then answers
+    ``text`` from the result in a second inference."""
 
     text: str
     ttfb_ms: float = 400.0
     ms_per_token: float = 10.0
     input_tokens: int = 0
     error: ErrorCategory | None = None
+    filler: str = ""
+    tool_ms: float | None = None
 
     @property
     def tokens(self) -> list[str]:
-        words = self.text.split(" ")
-        return [word + (" " if i < len(words) - 1 else "") for i, word in enumerate(words)]
+        return _tokens(self.text)
+
+
+def _tokens(text: str) -> list[str]:
+    words = text.split(" ")
+    return [word + (" " if i < len(words) - 1 else "") for i, word in enumerate(words)]
 
 
 class ScriptedUser(STTService):  # type: ignore[misc]  # Pipecat's classes are untyped
@@ -145,9 +155,10 @@ class ScriptedUser(STTService):  # type: ignore[misc]  # Pipecat's classes are u
                 if turn.after_reply and (index or self._after_welcome):
                     await self._bot_stopped.wait()
                 await _sleep_ms(turn.pause_ms)
+            await self._speak(turn)
+            # What the bot does from here on answers this turn (a barge-in stopped the last).
             self._bot_started.clear()
             self._bot_stopped.clear()
-            await self._speak(turn)
         await self._bot_stopped.wait()
         await _sleep_ms(self._hangup_ms)
         await self.push_frame(EndWorkerFrame(reason="user"))
@@ -231,11 +242,10 @@ class ScriptedLLM(LLMService):  # type: ignore[misc]  # Pipecat's classes are un
                 await self.push_error("The scripted provider failed", category=reply.error)
                 return
             await self.stop_ttfb_metrics()
+            if reply.tool_ms is not None:
+                await self._call_tool(reply)
             tokens = reply.tokens
-            for index, token in enumerate(tokens):
-                if index:
-                    await _sleep_ms(reply.ms_per_token)
-                await self._push_llm_text(token)
+            await self._stream(tokens, reply.ms_per_token)
             usage = LLMTokenUsage(
                 prompt_tokens=reply.input_tokens,
                 completion_tokens=len(tokens),
@@ -246,6 +256,32 @@ class ScriptedLLM(LLMService):  # type: ignore[misc]  # Pipecat's classes are un
             await self.stop_processing_metrics()
             await self.push_frame(LLMFullResponseEndFrame())
             self._task = None
+
+    async def _stream(self, tokens: list[str], ms_per_token: float) -> None:
+        for index, token in enumerate(tokens):
+            if index:
+                await _sleep_ms(ms_per_token)
+            await self._push_llm_text(token)
+
+    async def _call_tool(self, reply: Reply) -> None:
+        """The first inference: a filler, then a function call; its result starts a second."""
+        call_id = f"call-{id(reply)}"
+        if reply.filler:
+            *head, last = _tokens(reply.filler)
+            await self._stream([*head, last + " "], reply.ms_per_token)
+        await self.push_frame(
+            FunctionCallInProgressFrame(function_name="lookup", tool_call_id=call_id, arguments={})
+        )
+        await self.stop_processing_metrics()
+        await self.push_frame(LLMFullResponseEndFrame())
+        await _sleep_ms(reply.tool_ms or 0.0)
+        await self.push_frame(
+            FunctionCallResultFrame(
+                function_name="lookup", tool_call_id=call_id, arguments={}, result={"ok": True}
+            )
+        )
+        await self.push_frame(LLMFullResponseStartFrame())
+        await self.start_processing_metrics()
 
 
 class ScriptedTTS(TTSService):  # type: ignore[misc]  # Pipecat's classes are untyped
