@@ -79,3 +79,37 @@ def assert_full_histories(emitted: list[dict[str, Any]]) -> None:
         seen = ids
     report = of_type(emitted, "end-of-call-report")[0]
     assert [message["messageId"] for message in report["messages"]] == seen
+
+
+#: Free-form or per-assistant content (SPEC §1: the assistant may be full, truncated or {}).
+FREE = frozenset(
+    {
+        "$.message.assistant",
+        "$.message.call.metadata",
+        "$.message.call.assistantOverrides",
+        "$.message.error.details",
+        "$.message.analysis.structuredData",  # the keys of the assistant's schema
+    }
+)
+#: callhook extensions and keys that appear only at the end (SPEC §2-3).
+EXTENSIONS = {
+    "$.message": {"hang"},
+    "$.message.call": {"endAt"},
+    "$.message.messages[].metrics": {"hang"},
+}
+
+
+def shape_problems(emitted: list[dict[str, Any]]) -> list[str]:
+    """Where an emitted event's keys differ from the published example of its type (the
+    samples in tests/samples carry exactly the published examples' keys)."""
+    from tests.conftest import sample_path
+    from tests.engine.helpers import key_problems
+
+    problems: list[str] = []
+    for event in emitted:
+        sample = json.loads(sample_path(f"{event['type']}.full.json").read_bytes())
+        # The published hang shows user messages only; the engine's own tests check the rest.
+        free = FREE | {"$.message.messages"} if event["type"] == "hang" else FREE
+        found = key_problems({"message": event}, sample, free=free, extensions=EXTENSIONS)
+        problems += [f"{event['type']}: {problem}" for problem in found]
+    return sorted(set(problems))

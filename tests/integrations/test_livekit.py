@@ -28,10 +28,16 @@ from tests.integrations.calls import (
     assistant,
     of_type,
     params,
+    shape_problems,
     wire,
 )
 
 TOLERANCE_MS = 20
+#: How late the scripted plugins' sleeps (and LiveKit's handling) may run on a busy machine.
+SCRIPT_SLACK_MS = 150
+# LiveKit measures no VAD silence (this session has no VAD; with one, ChatMessage.metrics still
+# carries none), so user messages have no stt.vadMs; every other published key is there.
+MISSING_VAD = "conversation-update: $.message.messages[].metrics.stt: extra [], missing ['vadMs']"
 
 
 def test_the_adapter_exports_are_exact() -> None:
@@ -117,6 +123,7 @@ def test_a_normal_call_emits_statuses_in_order_and_full_histories(
         ("end-of-call-report", "finished"),
     ]
     assert_full_histories(emitted)
+    assert shape_problems(emitted) == [MISSING_VAD]
     assert [(m["role"], m["text"]) for m in emitted[-1]["messages"]] == [
         ("user", NORMAL_TURNS[0].text),
         ("assistant", NORMAL_REPLIES[0].text),
@@ -131,19 +138,27 @@ def test_messages_carry_the_scripted_timings(
     emitted, items = normal_call
     updates = of_type(emitted, "conversation-update")
     users = [u["messages"][-1] for u in updates if u["messages"][-1]["role"] == "user"]
-    for message, turn in zip(users, NORMAL_TURNS, strict=True):
+    said = [m for m in items if m.role == "user"]
+    for message, turn, item in zip(users, NORMAL_TURNS, said, strict=True):
         stt = message["metrics"]["stt"]
         assert stt["confidence"] == turn.confidence
-        assert near(stt["relativeLatencyMs"], turn.stt_ms), stt
         assert near(stt["durationMs"], turn.speech_ms), stt
+        # LiveKit times the transcript when its own pipeline handles it: the scripted STT delay
+        # plus that handling, which a loaded machine stretches; reported as LiveKit measured it.
+        assert stt["relativeLatencyMs"] == round(item.metrics["transcription_delay"] * 1000)
+        assert near(stt["relativeLatencyMs"], turn.stt_ms, SCRIPT_SLACK_MS), stt
     # the end-of-turn delay is LiveKit's own endpointing wait: reported as measured
     delays = [round(m.metrics["end_of_turn_delay"] * 1000) for m in items if m.role == "user"]
     assert [m["metrics"]["interactlyEOU"]["turnDetectionTimeMs"] for m in users] == delays
     answers = [u["messages"][-1] for u in updates if u["messages"][-1]["role"] == "assistant"]
-    for message, reply in zip(answers, NORMAL_REPLIES, strict=True):
+    spoken = [m for m in items if m.role == "assistant"]
+    for message, reply, item in zip(answers, NORMAL_REPLIES, spoken, strict=True):
         llm, tts = message["metrics"]["llm"], message["metrics"]["tts"]
-        assert near(llm["responseLatencyMs"], reply.ttft_ms), llm
-        assert near(tts["generationTimeMs"], NORMAL_TTS["ttfb_ms"]), tts
+        # as LiveKit measured them (its llm_node and tts_node), and the script
+        assert near(llm["responseLatencyMs"], item.metrics["llm_node_ttft"] * 1000), llm
+        assert tts["generationTimeMs"] == round(item.metrics["tts_node_ttfb"] * 1000)
+        assert near(llm["responseLatencyMs"], reply.ttft_ms, SCRIPT_SLACK_MS), llm
+        assert near(tts["generationTimeMs"], NORMAL_TTS["ttfb_ms"], SCRIPT_SLACK_MS), tts
         # TTS usage reports audio per sentence rounded to 10 ms frames
         assert near(tts["audioDurationMs"], len(reply.text.split()) * NORMAL_TTS["ms_per_word"])
 
@@ -222,6 +237,7 @@ def test_a_stalled_llm_emits_one_hang_and_the_late_reply_says_how_long_it_waited
     turns = [UserTurn("Can you check my booking?")]
     replies = [Reply("Yes, you are booked for Tuesday.", ttft_ms=6000)]
     emitted, _ = asyncio.run(run_call(turns, replies))
+    assert shape_problems(emitted) == [MISSING_VAD]
     (hang,) = of_type(emitted, "hang")
     assert hang["hang"]["pendingMessageId"] == "user-1"
     assert hang["hang"]["stage"] == "llm"
@@ -241,6 +257,7 @@ def test_llm_and_stt_errors_become_error_events_with_provider_and_retryable() ->
     ]
     replies = [Reply("Yes, I can hear you.", fail_first=True)]
     emitted, _ = asyncio.run(run_call(turns, replies))
+    assert shape_problems(emitted) == [MISSING_VAD]
     errors = [e["error"] for e in of_type(emitted, "error")]
     assert errors == [
         {

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from livekit import rtc
 from livekit.agents import (
     AgentSession,
     APIConnectionError,
@@ -35,8 +34,9 @@ from livekit.agents import (
     utils,
 )
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions
-from livekit.agents.voice.io import AudioInput, AudioOutput, AudioOutputCapabilities, TextOutput
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
+
+from callhook.integrations.livekit._offline_io import SAMPLE_RATE, Microphone, Speaker, Transcript
 
 __all__ = [
     "SAMPLE_RATE",
@@ -50,9 +50,6 @@ __all__ = [
     "UserTurn",
     "offline_session",
 ]
-
-#: Sample rate of the scripted audio (16 kHz mono, 16-bit).
-SAMPLE_RATE = 16_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,85 +290,6 @@ class _Synthesis(tts.ChunkedStream):  # type: ignore[misc]
         samples = round(SAMPLE_RATE * voice.audio_ms(self.input_text) / 1000)
         output_emitter.push(b"\x10\x00" * samples)
         output_emitter.flush()
-
-
-class Microphone(AudioInput):  # type: ignore[misc]
-    """The session's audio input: one frame of silence, then nothing (the STT is scripted)."""
-
-    def __init__(self) -> None:
-        super().__init__(label="callhook-offline")
-        self._sent = False
-        self._closed = asyncio.Event()
-
-    async def __anext__(self) -> rtc.AudioFrame:
-        if not self._sent:
-            self._sent = True
-            samples = SAMPLE_RATE // 10
-            return rtc.AudioFrame(b"\x00\x00" * samples, SAMPLE_RATE, 1, samples)
-        await self._closed.wait()
-        raise StopAsyncIteration
-
-
-class Speaker(AudioOutput):  # type: ignore[misc]
-    """An audio output that plays in real time: playback ends when the audio would have."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            label="callhook-offline",
-            next_in_chain=None,
-            sample_rate=SAMPLE_RATE,
-            capabilities=AudioOutputCapabilities(pause=False),
-        )
-        self._started_at = 0.0
-        self._pushed_s = 0.0
-        self._finish: asyncio.TimerHandle | None = None
-
-    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
-        await super().capture_frame(frame)
-        if not self._pushed_s:
-            self._started_at = time.time()
-            self.on_playback_started(created_at=self._started_at)
-        self._pushed_s += frame.duration
-
-    def flush(self) -> None:
-        super().flush()
-        if not self._pushed_s:
-            return
-        left = self._pushed_s - (time.time() - self._started_at)
-        if self._finish is not None:
-            self._finish.cancel()
-        self._finish = asyncio.get_running_loop().call_later(max(left, 0.0), self._finished)
-
-    def _finished(self) -> None:
-        self._finish = None
-        self.on_playback_finished(playback_position=self._pushed_s, interrupted=False)
-        self._pushed_s = 0.0
-
-    def clear_buffer(self) -> None:
-        if not self._pushed_s:
-            return
-        if self._finish is not None:
-            self._finish.cancel()
-            self._finish = None
-        played = min(self._pushed_s, time.time() - self._started_at)
-        self.on_playback_finished(playback_position=played, interrupted=True)
-        self._pushed_s = 0.0
-
-
-class Transcript(TextOutput):  # type: ignore[misc]
-    """The agent's text output: keeps what was shown, segment by segment."""
-
-    def __init__(self) -> None:
-        super().__init__(label="callhook-offline", next_in_chain=None)
-        self._text = ""
-        self.segments: list[str] = []
-
-    async def capture_text(self, text: str) -> None:
-        self._text += text
-
-    def flush(self) -> None:
-        self.segments.append(self._text)
-        self._text = ""
 
 
 def offline_session(

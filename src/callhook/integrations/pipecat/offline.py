@@ -126,6 +126,8 @@ class ScriptedUser(STTService):  # type: ignore[misc]  # Pipecat's classes are u
         self._turns = list(turns)
         self._hangup_ms = hangup_ms
         self._after_welcome = after_welcome
+        #: Per spoken turn, the speech and STT delay as they really played out (ms).
+        self.timings: list[dict[str, float]] = []
         self._bot_started = asyncio.Event()
         self._bot_stopped = asyncio.Event()
 
@@ -164,14 +166,20 @@ class ScriptedUser(STTService):  # type: ignore[misc]  # Pipecat's classes are u
         await self.push_frame(EndWorkerFrame(reason="user"))
 
     async def _speak(self, turn: UserTurn) -> None:
+        clock = asyncio.get_running_loop().time
         await _sleep_ms(turn.vad_start_ms)
+        detected = clock()
         await self.push_frame(VADUserStartedSpeakingFrame(start_secs=turn.vad_start_ms / 1000))
         await self.push_frame(UserStartedSpeakingFrame())
         await self.broadcast_interruption()
         await _sleep_ms(turn.speech_ms - turn.vad_start_ms + turn.vad_stop_ms)
+        silent = clock()
         await self.push_frame(VADUserStoppedSpeakingFrame(stop_secs=turn.vad_stop_ms / 1000))
         await self.start_ttfb_metrics()
         await _sleep_ms(turn.stt_ms)
+        # How long things really took on this loop (a busy machine stretches the sleeps).
+        speech_s = (silent - turn.vad_stop_ms / 1000) - (detected - turn.vad_start_ms / 1000)
+        self.timings.append({"speech_ms": speech_s * 1000, "stt_ms": (clock() - silent) * 1000})
         if turn.stt_error is not None:
             await self.cancel_ttfb_metrics()
             await self.push_error("Audio quality too low to transcribe", category=turn.stt_error)
@@ -210,6 +218,8 @@ class ScriptedLLM(LLMService):  # type: ignore[misc]  # Pipecat's classes are un
         self._task: asyncio.Task[None] | None = None
         self._transcribed = False
         self._turn_ended = False
+        #: Each answer's time to first token as it really played out (ms).
+        self.ttfbs_ms: list[float] = []
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -233,11 +243,14 @@ class ScriptedLLM(LLMService):  # type: ignore[misc]  # Pipecat's classes are un
             self._task = self.create_task(self._answer(self._replies.pop(0)), "scripted-llm")
 
     async def _answer(self, reply: Reply) -> None:
+        clock = asyncio.get_running_loop().time
+        asked = clock()
         await self.push_frame(LLMFullResponseStartFrame())
         await self.start_processing_metrics()
         await self.start_ttfb_metrics()
         try:
             await _sleep_ms(reply.ttfb_ms)
+            self.ttfbs_ms.append((clock() - asked) * 1000)
             if reply.error is not None:
                 await self.push_error("The scripted provider failed", category=reply.error)
                 return
@@ -296,6 +309,8 @@ class ScriptedTTS(TTSService):  # type: ignore[misc]  # Pipecat's classes are un
         )
         self.ttfb_ms = ttfb_ms
         self.ms_per_word = ms_per_word
+        #: Each synthesis's time to first byte as it really played out (ms).
+        self.ttfbs_ms: list[float] = []
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -305,8 +320,11 @@ class ScriptedTTS(TTSService):  # type: ignore[misc]  # Pipecat's classes are un
         return len(text.split()) * self.ms_per_word
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+        clock = asyncio.get_running_loop().time
+        asked = clock()
         await self.start_tts_usage_metrics(text)
         await _sleep_ms(self.ttfb_ms)
+        self.ttfbs_ms.append((clock() - asked) * 1000)
         samples = round(SAMPLE_RATE * self.audio_ms(text) / 1000)
         await self.stop_ttfb_metrics()
         yield TTSAudioRawFrame(b"\x10\x00" * samples, SAMPLE_RATE, 1, context_id=context_id)
@@ -340,7 +358,7 @@ def offline_pipeline(
     hangup_ms: float = 800.0,
     after_welcome: bool = False,
 ) -> Pipeline:
-    """``ScriptedUser → ScriptedLLM → ScriptedTTS → Speaker``."""
+    """``ScriptedUser → ScriptedLLM → ScriptedTTS → Speaker`` (``pipeline.processors``)."""
     return Pipeline(
         [
             ScriptedUser(turns, hangup_ms=hangup_ms, after_welcome=after_welcome),
