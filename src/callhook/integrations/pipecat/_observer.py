@@ -142,7 +142,7 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
             data.processor.add_event_handler("on_after_push_frame", self._released)
 
     async def _released(self, processor: Any, frame: Any) -> None:  # Any: Pipecat's objects
-        if type(frame) is TTSTextFrame or isinstance(frame, TTSTextFrame):
+        if isinstance(frame, TTSTextFrame):
             self._talk.heard(frame.text)
 
     async def cleanup(self) -> None:
