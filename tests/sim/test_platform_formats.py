@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from callhook.cli import app
 from callhook.platforms import check_retell, check_vapi_hmac
 from callhook.receiver import PlatformEndpoint, ReceiverConfig, create_app
-from callhook.sim import demo_profile, simulate
+from callhook.sim import demo_profile, run_demo, simulate
 from callhook.store import Store
 
 
@@ -106,3 +106,23 @@ def test_each_body_carries_the_platform_signature() -> None:
                 body, headers["x-signature"], headers["x-timestamp"], ["s3cret"], stamp_s * 1000
             )
             assert json.loads(body)["message"]["type"] != "error"
+
+
+@pytest.mark.asyncio
+async def test_the_demo_rotates_batches_through_the_three_formats(receiver: str) -> None:
+    batches: list[int] = []
+    await run_demo(
+        receiver,
+        demo_profile(),
+        calls=9,
+        concurrency=1,  # batches of 3 calls
+        speed=200,
+        seed=2,
+        on_batch=lambda result: batches.append(result.delivery.delivered),
+        formats=("interactly", "vapi", "retell"),
+    )
+    assert len(batches) == 3 and all(batches)
+    async with httpx.AsyncClient(base_url=receiver) as client:
+        for platform in ("interactly", "vapi", "retell"):
+            found = (await client.get("/api/calls", params={"platform": platform})).json()
+            assert len(found["calls"]) == 3, platform

@@ -91,12 +91,20 @@ def demo(
     seed: Annotated[int, typer.Option(help="Same seed, same calls.")] = 0,
     profile: Annotated[Path | None, typer.Option(help=PROFILE_HELP)] = None,
     log_format: LogFormatOption = LogFormat.AUTO,
+    platforms: Annotated[
+        bool,
+        typer.Option(
+            help="Rotate batches of calls through callhook's own events and Vapi's and "
+            "Retell's webhooks (their endpoints are open on loopback only)."
+        ),
+    ] = True,
 ) -> None:
     """Start callhook serve (embedded SQLite) and stream simulated calls into it."""
     import asyncio
     import contextlib
 
     from callhook.cli._status import StatusLine
+    from callhook.receiver._config import is_loopback
     from callhook.sim import demo_profile, run_demo, running_server
 
     chosen = configure_logging(log_format)
@@ -138,6 +146,9 @@ def demo(
                         speed=speed,
                         seed=seed,
                         on_batch=batch_done,
+                        formats=("interactly", "vapi", "retell")
+                        if platforms and is_loopback(host)
+                        else ("interactly",),
                     )
                 )
     except KeyboardInterrupt:

@@ -11,13 +11,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
 import msgspec
 
 from callhook._exceptions import ConfigError
+from callhook.sim._formats import SimFormat
 from callhook.sim._profile import Profile, Rates, load_profile
 from callhook.sim._simulate import SimulationResult, simulate
 
@@ -106,17 +107,24 @@ async def run_demo(
     seed: int,
     on_batch: Callable[[SimulationResult], None],
     on_call_done: Callable[[object], None] | None = None,
+    formats: Sequence[SimFormat | str] = (SimFormat.INTERACTLY,),
 ) -> None:
     """Stream simulated calls into the receiver at ``base``: ``calls`` of them, or batches
-    until cancelled (Ctrl-C). The outbox lives in a temporary folder."""
+    until cancelled (Ctrl-C). The outbox lives in a temporary folder. Batch after batch
+    takes the next of ``formats``: callhook's own events to ``/webhook``, Vapi's or Retell's
+    webhooks to ``/webhook/vapi`` or ``/webhook/retell`` (unsigned: the demo's receiver
+    listens on loopback)."""
     batch = concurrency * 3
     done = 0
+    rotation = [SimFormat(f) for f in formats] or [SimFormat.INTERACTLY]
     with tempfile.TemporaryDirectory(prefix="callhook-demo-") as folder:
         outbox = f"sqlite:///{Path(folder) / 'outbox.sqlite3'}"
         while calls is None or done < calls:
             size = batch if calls is None else min(batch, calls - done)
+            chosen = rotation[(done // batch) % len(rotation)]
+            path = "/webhook" if chosen is SimFormat.INTERACTLY else f"/webhook/{chosen.value}"
             result = await simulate(
-                f"{base}/webhook",
+                f"{base}{path}",
                 profile,
                 calls=size,
                 outbox_url=outbox,
@@ -125,6 +133,7 @@ async def run_demo(
                 seed=seed + done,
                 wait_s=30.0,
                 on_call_done=on_call_done,
+                format=chosen,
             )
             done += size
             on_batch(result)
