@@ -8,8 +8,10 @@ no function call is running), stamped with the moment its first audio played.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from callhook._exceptions import EngineError
-from callhook.engine import CallSession, EndTrigger, Scheduler
+from callhook.engine import CallSession, EndTrigger
 from callhook.events import SttMetrics, TtsMetrics
 from callhook.integrations.pipecat._turns import ResponseState, UserTurnState
 
@@ -19,9 +21,10 @@ __all__ = ["Conversation"]
 class Conversation:
     """One call's user turn and response in flight, fed moment by moment."""
 
-    def __init__(self, session: CallSession, scheduler: Scheduler) -> None:
+    def __init__(self, session: CallSession, now: Callable[[], float]) -> None:
+        """``now``: when the moment being reported happened (epoch ms)."""
         self.session = session
-        self._now = scheduler.now_ms
+        self._now = now
         self._user = UserTurnState()
         self._response: ResponseState | None = None
         self._stale_llm = False  # the LLM answer cut by a barge-in may still be ending

@@ -116,8 +116,9 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
         #: Configuration problems found while running (metrics switched off, ...).
         self.warnings: list[str] = []
         self._answer_on_client = answer_on_client_connected
-        self._talk = Conversation(self.session, self._scheduler)
+        self._talk = Conversation(self.session, self._pushed_at)
         self._handlers: dict[type, Handler | None] = {}
+        self._frame: FramePushed | None = None  # the push being handled
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -158,10 +159,24 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
             handler = self._handlers[kind] = _resolve(kind)
         if handler is None:
             return
+        self._frame = data
         try:
             handler(self, data)
         except EngineError as exc:  # e.g. a frame after the call ended
             logger.debug("pipecat.frame_ignored %s %s: %s", self.session.call_id, kind, exc)
+
+    def _pushed_at(self) -> float:
+        """When the frame being handled was pushed (epoch ms). Observers see frames a little
+        later, through a queue; the push's pipeline-clock timestamp says by how much."""
+        now = self._scheduler.now_ms()
+        data = self._frame
+        if data is None or not data.timestamp:
+            return now
+        try:
+            lag_ns = data.source.get_clock().get_time() - data.timestamp
+        except Exception:  # a processor without a clock (not set up): take the present
+            return now
+        return now - max(lag_ns, 0) / 1e6
 
     # -- call -----------------------------------------------------------------------------
 
