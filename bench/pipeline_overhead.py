@@ -147,6 +147,8 @@ def main() -> None:
     for name in variants:
         per_frame = statistics.median(cpu[name]) / args.frames * 1e6
         print(f"CPU per frame, {name} observer: {per_frame:.1f} µs")
+    cpu_ratio = statistics.median(cpu["callhook"]) / statistics.median(cpu["without"])
+    print(f"process CPU ratio with/without callhook's observer: {cpu_ratio:.3f}")
     # Pipecat hands each observer every frame through its own queue and task: the do-nothing
     # observer shows how much of the overhead is that hand-off rather than callhook's work.
     print(f"do-nothing observer: wall ratio {statistics.median(ratios['do-nothing']):.3f}")
