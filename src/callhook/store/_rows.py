@@ -9,7 +9,7 @@ from sqlalchemy import Row
 
 from callhook.store._merge import CallState
 
-__all__ = ["STATE_COLUMNS", "fields_json", "state_from_row", "state_values"]
+__all__ = ["STATE_COLUMNS", "fields_json", "state_from_row", "state_row", "state_values"]
 
 #: The ``calls`` columns ``state_values`` sets.
 STATE_COLUMNS = (
@@ -95,3 +95,29 @@ def state_values(state: CallState, *, version: int) -> dict[str, Any]:  # Any: b
         "version": version,
         "updated_at": state.updated_at,
     }
+
+
+def state_row(state: CallState, *, version: int) -> tuple[Any, ...]:  # Any: column values
+    """Positional parameters for ``HotSql.update_calls``: ``STATE_COLUMNS``, then the pk."""
+    return (
+        state.assistant_id,
+        state.status,
+        state.status_rank,
+        state.status_ts,
+        state.first_ts,
+        state.last_ts,
+        fields_json(state.fields).decode(),
+        msgspec.json.encode(state.field_ts).decode(),
+        state.assistant_digest,
+        state.assistant_ts,
+        state.report.decode() if state.report is not None else None,
+        state.report_ts,
+        state.message_count,
+        state.hang_count,
+        state.error_count,
+        state.event_count,
+        state.duplicate_count,
+        version,
+        state.updated_at,
+        state.pk,
+    )

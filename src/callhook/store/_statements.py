@@ -68,6 +68,18 @@ class Rare:
         )
         return statement
 
+    def add_unattributed(self, item: Incoming) -> None:
+        self.unattributed.append(
+            {
+                "digest": item.digest,
+                "type": item.type.value,
+                "event_ts": item.ts,
+                "received_at": item.received_at,
+                "duplicates": 0,
+                "body": (item.body or b"{}").decode(),
+            }
+        )
+
     def add_assistant(self, item: Incoming) -> None:
         assert item.assistant_digest is not None
         self.assistants[item.assistant_digest] = {

@@ -18,12 +18,12 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from callhook._exceptions import StorageError
 from callhook.store._engine import DEFAULT_URL, make_engine, write_transaction
 from callhook.store._migrate import upgrade
 from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming
+from callhook.store._sql import DRIVER_ERRORS
 from callhook.store._writer import Outcome, Writer
 
 __all__ = ["Store"]
@@ -195,7 +195,7 @@ class Store:
         try:
             await in_thread(writer.begin)
             return await in_thread(writer.commit, writer.stage(items))
-        except SQLAlchemyError:
+        except DRIVER_ERRORS:
             await in_thread(writer.close)  # rolls back what is open
             return await in_thread(writer.apply_each, items)
         except BaseException:
