@@ -46,6 +46,13 @@ def serve(
     status: Annotated[
         bool, typer.Option("--status/--no-status", help="The live status line (pretty only).")
     ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Receiver processes on the port, each with its own group commit [1]; "
+            "more than one needs PostgreSQL."
+        ),
+    ] = None,
 ) -> None:
     """Receive webhook events: store them and answer queries (migrates the database first).
 
@@ -58,7 +65,7 @@ def serve(
     from callhook.receiver import serve as run
 
     try:
-        settings = load_config(config, database_url=db, host=host, port=port)
+        settings = load_config(config, database_url=db, host=host, port=port, workers=workers)
         settings.check()
     except CallhookError as exc:
         fail(exc, 2)

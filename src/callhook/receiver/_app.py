@@ -25,7 +25,12 @@ from callhook.receiver._ingest import IngestApp, IngestListener
 from callhook.receiver._limits import LimitsMiddleware
 from callhook.receiver._live import LiveBus
 from callhook.receiver._metrics import ReceiverMetrics
-from callhook.receiver._monitoring import MonitorCollector, MonitorFeed, monitor_routes
+from callhook.receiver._monitoring import (
+    MonitorCollector,
+    MonitorFeed,
+    MonitorSink,
+    monitor_routes,
+)
 from callhook.receiver._openapi import DOCS_HTML, openapi_document
 from callhook.receiver._platforms import platform_endpoints
 from callhook.receiver._ratelimit import FailureLimiter
@@ -81,7 +86,8 @@ class ReceiverApp:
     def monitor_process(self) -> MonitorProcess | None:
         """The monitor's child process while the lifespan runs one (``isolation =
         "process"``, the default), else ``None``."""
-        return self._feed.process if self._feed is not None else None
+        process = self._feed.process if self._feed is not None else None
+        return process if isinstance(process, MonitorProcess) else None
 
     async def drain_monitor(self) -> None:
         """Wait until the app's monitor (inline or child process) has evaluated every event
@@ -115,6 +121,7 @@ def create_app(
     clock: Callable[[], int] = _now_ms,
     listeners: Sequence[IngestListener] = (),
     monitor: Monitor | None = None,
+    monitor_sink: MonitorSink | None = None,
 ) -> ReceiverApp:
     """Build the receiver. Without ``store`` the app opens one on ``config.database_url``
     in its lifespan (migrating it) and closes it on shutdown; with one, the caller owns it.
@@ -135,6 +142,7 @@ def create_app(
     metrics = ReceiverMetrics()
     live = LiveBus()
     feed = MonitorFeed(monitor)
+    feed.process = monitor_sink  # serve --workers: the supervisor's monitor (_workers.py)
     metrics.registry.register(MonitorCollector(feed))
     ingest = IngestApp(
         the_store,

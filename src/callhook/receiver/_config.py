@@ -96,6 +96,8 @@ class ReceiverConfig:
     vapi: PlatformEndpoint = field(default_factory=lambda: PlatformEndpoint("/webhook/vapi"))
     #: Retell webhooks (``[retell]``; docs/retell.md).
     retell: PlatformEndpoint = field(default_factory=lambda: PlatformEndpoint("/webhook/retell"))
+    #: Receiver processes on the port (``serve --workers``); more than one needs PostgreSQL.
+    workers: int = 1
 
     def token_names(self) -> tuple[str, ...]:
         """The name of each API token, by position."""
@@ -103,6 +105,20 @@ class ReceiverConfig:
         return tuple(
             given[i] if i < len(given) else f"token-{i + 1}" for i in range(len(self.api_tokens))
         )
+
+    def _check_workers(self) -> None:
+        workers = self.workers
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be 1 or more (got {workers!r})", setting="workers")
+        scheme = self.database_url.split(":", 1)[0].split("+", 1)[0]
+        if workers > 1 and scheme not in ("postgresql", "postgres"):
+            raise ConfigError(
+                f"--workers {workers} needs PostgreSQL: SQLite lets one process write at a time, "
+                "so several workers would only take turns on its write lock and store no "
+                "faster. Use one worker (the default) on SQLite, or give a PostgreSQL database "
+                "(--db postgresql://user@host/dbname) to run several",
+                setting="workers",
+            )
 
     def check(self) -> None:
         """Raise ``ConfigError`` when the settings cannot be served safely."""
@@ -114,6 +130,7 @@ class ReceiverConfig:
             )
         if not self.webhook_path.startswith("/"):
             raise ConfigError("webhook path must start with '/'", setting="webhook.path")
+        self._check_workers()
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be at least 1024", setting="webhook")
         for name in ("header_timeout", "body_timeout"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.requests import Request
@@ -22,7 +23,7 @@ from callhook.monitor import (
     Dimension,
     Monitor,
     MonitorClosedError,
-    MonitorProcess,
+    MonitorProcessStats,
     stored_patterns,
 )
 from callhook.receiver._api import (
@@ -43,11 +44,23 @@ from callhook.store import (
     list_hang_impacts,
 )
 
-__all__ = ["MonitorCollector", "MonitorFeed", "monitor_routes"]
+__all__ = ["MonitorCollector", "MonitorFeed", "MonitorSink", "monitor_routes"]
 
 
 _STATES = ("open", "resolved")
 _KINDS = ("hang", "error")
+
+
+class MonitorSink(Protocol):
+    """Where ``MonitorFeed`` sends stored events' bodies: a ``MonitorProcess``, or in a
+    worker of ``serve --workers`` the relay to the supervisor's (``_workers.py``)."""
+
+    def observe(self, body: bytes, received_at_ms: int) -> bool: ...
+
+    @property
+    def stats(self) -> MonitorProcessStats: ...
+
+    async def drain(self) -> None: ...
 
 
 class MonitorFeed:
@@ -56,7 +69,7 @@ class MonitorFeed:
 
     def __init__(self, monitor: Monitor | None = None) -> None:
         self.monitor = monitor
-        self.process: MonitorProcess | None = None
+        self.process: MonitorSink | None = None
 
     def ingested(self, incoming: Incoming, outcome: Outcome) -> None:
         if outcome.outcome != "stored" or incoming.lazy is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import socket
 from types import FrameType
 
 import uvicorn
@@ -14,18 +15,36 @@ from callhook.receiver._config import ReceiverConfig
 from callhook.receiver._timeouts import timed_protocol
 from callhook.store import upgrade
 
-__all__ = ["serve"]
+__all__ = ["run_server", "serve"]
 
 logger = logging.getLogger("callhook.receiver")
 
 
 def serve(config: ReceiverConfig) -> None:
-    """Check the configuration, migrate the database, and serve until interrupted."""
+    """Check the configuration, migrate the database, and serve until interrupted (with
+    ``config.workers`` processes when more than one, see ``_workers.py``)."""
     config.check()
     upgrade(config.database_url)
-    app = create_app(config)
+    logger.info(
+        "receiver.serving %s:%s auth=%s workers=%s",
+        config.host,
+        config.port,
+        config.auth.value,
+        config.workers,
+    )
+    if config.workers > 1:
+        from callhook.receiver._workers import serve_workers
+
+        serve_workers(config)
+        return
+    run_server(config, create_app(config))
+
+
+def run_server(
+    config: ReceiverConfig, app: ReceiverApp, *, sockets: list[socket.socket] | None = None
+) -> None:
+    """Run ``app`` under uvicorn on ``config``'s address, or on ``sockets`` already bound."""
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    logger.info("receiver.serving %s:%s auth=%s", config.host, config.port, config.auth.value)
     server = _Server(
         uvicorn.Config(
             app,
@@ -42,7 +61,7 @@ def serve(config: ReceiverConfig) -> None:
         ),
         app,
     )
-    server.run()
+    server.run(sockets=sockets)
 
 
 class _Server(uvicorn.Server):
