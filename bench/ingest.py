@@ -17,9 +17,19 @@ Each call: status-updates (initiated, queued, ongoing), one conversation-update 
 (40 messages; the last one ~25 KB), a hang, an error, the finished status-update and the
 end-of-call report with the full history.
 
+Each run prints the CPU time the receiver's processes spent per event, and separately its
+monitor child's (``callhook serve`` runs the monitor in a child process by default).
+
+With ``CALLHOOK_TEST_POSTGRES_URL`` (or ``--postgres URL``) set, each round also runs callhook
+on that PostgreSQL database (a fresh schema per run), with one worker and with two
+(``serve --workers 2``).
+
 Usage: ``python bench/ingest.py [--calls 200] [--connections 32]`` (needs ``pip install -e
 '.[bench]'`` for FastAPI). The last line is ``RESULT ratio_vs_noop=... ratio_vs_reference=...
-storage_ratio=...``.
+storage_ratio=... server_cpu_us=...`` (rates: ratios of the medians over the rounds;
+``server_cpu_us``: the median of the rounds' receiver CPU per event), followed with PostgreSQL
+by ``pg_vs_sqlite=...`` (the median over the rounds of one worker's rate over SQLite's, each
+round's runs back to back) and ``pg_2_workers_vs_1=...``.
 
 ``--monitor`` measures monitoring overhead instead: ``callhook serve`` with ``[monitor] enabled
 = false`` against ``callhook serve`` with the default ``[monitor]`` (every rule, the log sink,
@@ -393,6 +403,8 @@ def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
     stderr = None
     if kind.startswith("callhook"):
         command = [sys.executable, "-m", "callhook", "serve", "--db", db_url, "--port", str(port)]
+        if kind == "callhook-pg2":
+            command += ["--workers", "2"]
         # The monitor's log sink writes one line per alert (each hang, each error).
         stderr = SERVE_LOG.open("ab")
     elif kind in _MONITOR_CONFIG:
@@ -467,6 +479,10 @@ async def load(
     return stats["ok"], stats["failed"], time.perf_counter() - began
 
 
+#: Per kind, the receiver's and the monitor child's CPU microseconds per event of each round.
+CPU: dict[str, list[tuple[float, float | None]]] = {}
+
+
 def measure(
     kind: str,
     calls: list[list[bytes]],
@@ -477,17 +493,14 @@ def measure(
     port = free_port()
     process = start(kind, port, db_url)
     lag = None
-    child: float | None = None
     try:
-        warmed, _, _ = asyncio.run(load(port, warmup, args.connections, args.max_seconds))
-        before = cpu_seconds(process.pid)
+        asyncio.run(load(port, warmup, args.connections, args.max_seconds))
+        receiver, monitor = process_groups(process.pid)
+        before = (cpu_total(receiver), cpu_total(monitor))
         ok, failed, elapsed = asyncio.run(load(port, calls, args.connections, args.max_seconds))
-        after = cpu_seconds(process.pid)
+        after = (cpu_total(receiver), cpu_total(monitor))
         if kind == "monitor-on":
             lag = monitor_lag(port, len(calls) + len(warmup), args.max_seconds)
-            monitors = children(process.pid)  # none with [monitor] isolation = "inline"
-            if monitors:
-                child = sum(cpu_seconds(pid)[0] for pid in monitors)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -496,20 +509,65 @@ def measure(
             process.kill()
     rate = ok / elapsed
     print(
-        f"{kind:>10}: {ok} events in {elapsed:.2f} s = {rate:,.0f} events/s"
+        f"{kind:>12}: {ok} events in {elapsed:.2f} s = {rate:,.0f} events/s"
         + (f"  ({failed} non-2xx)" if failed else "")
         + (f"; monitor caught up {lag:.2f} s after the last ack" if lag is not None else ""),
         flush=True,
     )
-    if before[1] and after[1] and ok:
-        line = f"{'':>12}server CPU {(after[0] - before[0]) / ok * 1e6:,.0f} us/event"
+    if after[0] is not None and before[0] is not None and ok:
+        server = (after[0] - before[0]) / ok * 1e6
+        child = None
+        if monitor and after[1] is not None and before[1] is not None:
+            child = (after[1] - before[1]) / ok * 1e6
+        CPU.setdefault(kind, []).append((server, child))
+        line = f"{'':>14}receiver CPU {server:,.0f} us/event"
+        if len(receiver) > 1:
+            line += f" ({len(receiver)} processes)"
         if child is not None:
-            # The child's whole life (warm-up included) over every event it was fed.
-            line += f"; monitor process {child / (ok + warmed) * 1e6:,.0f} us/event"
+            line += f"; monitor process {child:,.0f} us/event"
         print(line, flush=True)
     if failed:
         raise SystemExit(f"{kind}: {failed} requests were not answered 2xx")
     return rate
+
+
+def process_groups(pid: int) -> tuple[list[int], list[int]]:
+    """The receiver's processes (``pid`` and its workers) and the monitor's child process(es)
+    (``python -m callhook.monitor._child`` and what it starts), from Linux ``/proc``."""
+    receiver, monitor = [pid], []
+    pending = children(pid)
+    while pending:
+        child = pending.pop()
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        (monitor if b"callhook.monitor._child" in command else receiver).append(child)
+        if b"callhook.monitor._child" in command:
+            monitor += _descendants(child)
+        else:
+            pending += children(child)
+    return receiver, monitor
+
+
+def _descendants(pid: int) -> list[int]:
+    found, pending = [], children(pid)
+    while pending:
+        child = pending.pop()
+        found.append(child)
+        pending += children(child)
+    return found
+
+
+def cpu_total(pids: list[int]) -> float | None:
+    """Total CPU seconds of ``pids`` (``None`` where ``/proc`` is not available)."""
+    total = 0.0
+    for pid in pids:
+        seconds, known = cpu_seconds(pid)
+        if not known:
+            return None
+        total += seconds
+    return total
 
 
 def cpu_seconds(pid: int) -> tuple[float, bool]:
@@ -639,7 +697,8 @@ def main() -> None:
         monitor_overhead(calls, warmup, args)
         return
     rates: dict[str, list[float]] = {"callhook": [], "noop": [], "reference": []}
-    postgres: list[float] = []
+    postgres = args.postgres or os.environ.get("CALLHOOK_TEST_POSTGRES_URL")
+    pg: dict[str, list[float]] = {"callhook-pg": [], "callhook-pg2": []}
     print(f"callhook serve logs to {SERVE_LOG}", flush=True)
     with tempfile.TemporaryDirectory(prefix="callhook-bench-") as folder:
         for round_ in range(1, args.rounds + 1):
@@ -647,14 +706,22 @@ def main() -> None:
             db_path = Path(folder) / f"bench-{round_}.sqlite3"
             for kind in rates:
                 rates[kind].append(measure(kind, calls, warmup, args, f"sqlite:///{db_path}"))
-            if args.postgres:
-                with postgres_schema(args.postgres) as url:
-                    postgres.append(measure("callhook-pg", calls, warmup, args, url))
+            if postgres:
+                for kind in pg:  # one worker, then two
+                    with postgres_schema(postgres) as url:
+                        pg[kind].append(measure(kind, calls, warmup, args, url))
         size, rows = stored_bytes(db_path)
     callhook, noop, reference = (statistics.median(rates[k]) for k in rates)
     print(
         f"median events/s: callhook {callhook:,.0f}, noop {noop:,.0f}, reference {reference:,.0f}"
     )
+    for kind, rounds in CPU.items():
+        servers = [server for server, _ in rounds]
+        children = [child for _, child in rounds if child is not None]
+        line = f"median CPU per event, {kind}: receiver {statistics.median(servers):,.0f} us"
+        if children:
+            line += f", monitor process {statistics.median(children):,.0f} us"
+        print(line)
     n_calls = args.calls + 8
     per_call = size / n_calls
     transcript = sum(transcripts) / len(transcripts)
@@ -662,20 +729,27 @@ def main() -> None:
         f"ratio callhook/noop = {callhook / noop:.2f}, callhook/reference = "
         f"{callhook / reference:.2f}"
     )
-    if postgres:
-        pg = statistics.median(postgres)
-        print(
-            f"callhook on PostgreSQL: median {pg:,.0f} events/s, {pg / noop:.2f} of the no-op, "
-            f"{pg / reference:.2f}x the reference"
-        )
     print(
         f"stored: {per_call:,.0f} B per call (database file), {rows / n_calls:,.0f} B of row "
         f"data; final transcript JSON {transcript:,.0f} B"
     )
-    print(
+    server_cpu = statistics.median(server for server, _ in CPU.get("callhook", [(0.0, None)]))
+    result = (
         f"RESULT ratio_vs_noop={callhook / noop:.2f} ratio_vs_reference="
-        f"{callhook / reference:.2f} storage_ratio={per_call / transcript:.2f}"
+        f"{callhook / reference:.2f} storage_ratio={per_call / transcript:.2f} "
+        f"server_cpu_us={server_cpu:.0f}"
     )
+    if postgres:
+        one, two = (statistics.median(pg[k]) for k in pg)
+        # Each round's runs are back to back: the per-round ratio is the steadier figure.
+        paired = [a / b for a, b in zip(pg["callhook-pg"], rates["callhook"], strict=True)]
+        print(
+            f"callhook on PostgreSQL: median {one:,.0f} events/s with 1 worker, {two:,.0f} with "
+            f"2 workers ({two / one:.2f}x); 1 worker over SQLite per round: "
+            + ", ".join(f"{r:.2f}" for r in paired)
+        )
+        result += f" pg_vs_sqlite={statistics.median(paired):.2f} pg_2_workers_vs_1={two / one:.2f}"
+    print(result)
 
 
 if __name__ == "__main__":
