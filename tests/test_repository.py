@@ -75,7 +75,6 @@ _SPLIT_PENDING = frozenset(
     {
         "src/callhook/delivery/_dispatcher.py",
         "src/callhook/delivery/_outbox.py",
-        "src/callhook/store/_writer.py",
     }
 )
 

@@ -322,6 +322,7 @@ _FILE_KEYS = {
     ("server", "log_format"): "log_format",
     ("server", "header_timeout"): "header_timeout",
     ("server", "body_timeout"): "body_timeout",
+    ("server", "workers"): "workers",
     ("webhook", "path"): "webhook_path",
     ("webhook", "max_body_bytes"): "max_body_bytes",
     ("webhook", "max_depth"): "max_depth",
