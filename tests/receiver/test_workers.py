@@ -25,7 +25,8 @@ import msgspec
 import pytest
 from sqlalchemy import Engine
 
-from callhook.receiver import ReceiverConfig
+from callhook._exceptions import ConfigError
+from callhook.receiver import ReceiverConfig, load_config
 from callhook.store import Writer, get_call, list_messages, make_engine, parse_event, upgrade
 from tests.calls import make_call
 from tests.databases import database_url
@@ -161,3 +162,12 @@ def test_several_workers_on_sqlite_are_refused_with_the_reason(tmp_path: Path) -
     assert "needs PostgreSQL" in result.stderr and "write lock" in result.stderr
     with pytest.raises(Exception, match="workers must be 1 or more"):
         ReceiverConfig(workers=0).check()
+
+
+def test_workers_come_from_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "callhook.toml"
+    path.write_text('[server]\nworkers = 3\n[database]\nurl = "postgresql://u@h/db"\n')
+    assert load_config(path, environ={}).workers == 3
+    path.write_text("[server]\nworkers = 2\n")
+    with pytest.raises(ConfigError, match="needs PostgreSQL"):
+        load_config(path, environ={}).check()
