@@ -494,13 +494,16 @@ def measure(
     process = start(kind, port, db_url)
     lag = None
     try:
-        asyncio.run(load(port, warmup, args.connections, args.max_seconds))
+        warmed, _, _ = asyncio.run(load(port, warmup, args.connections, args.max_seconds))
         receiver, monitor = process_groups(process.pid)
-        before = (cpu_total(receiver), cpu_total(monitor))
+        before = (cpu_total(receiver), 0.0)
         ok, failed, elapsed = asyncio.run(load(port, calls, args.connections, args.max_seconds))
-        after = (cpu_total(receiver), cpu_total(monitor))
-        if kind == "monitor-on":
+        after_receiver = cpu_total(receiver)
+        if monitor:  # the child runs at idle priority: wait until it has caught up
             lag = monitor_lag(port, len(calls) + len(warmup), args.max_seconds)
+        # The monitor child's whole life (warm-up included) over every event it was fed.
+        spent = cpu_total(monitor) if monitor else None
+        after = (after_receiver, spent * ok / (ok + warmed) if spent is not None else None)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -534,7 +537,8 @@ def measure(
 def process_groups(pid: int) -> tuple[list[int], list[int]]:
     """The receiver's processes (``pid`` and its workers) and the monitor's child process(es)
     (``python -m callhook.monitor._child`` and what it starts), from Linux ``/proc``."""
-    receiver, monitor = [pid], []
+    receiver: list[int] = [pid]
+    monitor: list[int] = []
     pending = children(pid)
     while pending:
         child = pending.pop()
@@ -551,7 +555,8 @@ def process_groups(pid: int) -> tuple[list[int], list[int]]:
 
 
 def _descendants(pid: int) -> list[int]:
-    found, pending = [], children(pid)
+    found: list[int] = []
+    pending = children(pid)
     while pending:
         child = pending.pop()
         found.append(child)
