@@ -94,19 +94,16 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
     ``call.assistantId``, ``assistant._id``) are kept exactly, so one holding a NUL, which a
     PostgreSQL text column cannot hold, is refused (422) rather than changed.
     """
-    escapes = check_text(data)
+    check_text(data)
     lazy = decode_lazy(data)
     parts = _PARTS.decode(data).message  # cannot fail: decode_lazy accepted the same bytes
     for key, raw in parts.items():
         if key != "messages":
             check_depth(raw, max_depth - 2, f"$.message.{key}")
     call = lazy.call
-    call_id = call.id if call is not None else None
-    if escapes:  # a NUL can only come from a \u0000 escape (msgspec refuses a raw one)
-        if call_id is not None:
-            _id(call_id, "$.message.call.id")
-        for position, message in enumerate(lazy.messages or ()):
-            _id(message.message_id, f"$.message.messages[{position}].messageId")
+    call_id = _id(call.id, "$.message.call.id") if call is not None else None
+    for position, message in enumerate(lazy.messages or ()):
+        _id(message.message_id, f"$.message.messages[{position}].messageId")
     fields: dict[str, bytes] = {}
     raw_call = parts.get("call")
     if raw_call is not None and call_id is not None:
@@ -115,7 +112,7 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
                 fields[key] = bytes(value)
     status = call.status if call is not None and isinstance(call.status, str) else None
     assistant_id = call.assistant_id if call is not None else None
-    if isinstance(assistant_id, str) and escapes:
+    if isinstance(assistant_id, str):
         _id(assistant_id, "$.message.call.assistantId")
     assistant = assistant_digest = assistant_name = None
     assistant_keys = 0
@@ -128,7 +125,7 @@ def parse_event(data: bytes, *, received_at: int, max_depth: int = DEFAULT_MAX_D
             assistant_keys = len(keys)
             assistant_name = _string(keys.get("name"))
             own_id = _string(keys.get("_id"))
-            if own_id is not None and escapes:
+            if own_id is not None:
                 _id(own_id, "$.message.assistant._id")
             if not isinstance(assistant_id, str) or not assistant_id:
                 assistant_id = own_id
@@ -224,9 +221,8 @@ def _string(raw: msgspec.Raw | None) -> str | None:
     return _STRING.decode(raw)
 
 
-def check_text(data: bytes) -> bool:
-    """Raise ``DecodeError`` unless ``data`` is UTF-8 and every ``\\u`` escape is text;
-    returns whether the body holds a ``\\u0000`` (NUL) or surrogate escape at all.
+def check_text(data: bytes) -> None:
+    """Raise ``DecodeError`` unless ``data`` is UTF-8 and every ``\\u`` escape is text.
 
     msgspec checks both only in what it decodes to ``str``; the parts it skips or keeps raw
     (unknown keys, messages) are checked here, so that every stored span decodes. Both
@@ -239,7 +235,7 @@ def check_text(data: bytes) -> bool:
             reason = f"Invalid JSON: the body is not UTF-8 (byte {exc.start} is invalid)"
             raise DecodeError(reason) from None
     if b"\\" not in data or _ESCAPES.search(data) is None:
-        return False
+        return
     try:  # an unpaired surrogate escape (\\ud800) is refused by format()
         msgspec.json.format(data)
     except msgspec.DecodeError as exc:
@@ -247,7 +243,6 @@ def check_text(data: bytes) -> bool:
         if reason == "Input data was truncated":
             reason = "a \\u escape is an unpaired UTF-16 surrogate"
         raise DecodeError(f"Invalid JSON: {reason}") from None
-    return True
 
 
 def clean_text(text: str) -> str:
@@ -277,7 +272,7 @@ def _id(value: str, path: str) -> str:
     return value
 
 
-#: A NUL or a surrogate escape (an escaped backslash before ``u0000`` also matches: harmless).
-_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+#: A surrogate escape (after an escaped backslash it also matches: harmless, format() passes).
+_ESCAPES = re.compile(rb"\\u[dD][89a-fA-F]")
 _STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NON_BRACKETS = bytes(b for b in range(256) if b not in b"{}[]")
