@@ -98,3 +98,12 @@ def test_window_filters_calls_by_start_and_incidents_by_time() -> None:
 def test_unknown_dimension_is_refused() -> None:
     with pytest.raises(ValueError, match="'weekday' is not a valid Dimension"):
         analyze_patterns([], [], "weekday")
+
+
+def test_groups_that_look_numeric_but_are_not_sort_by_name() -> None:
+    """``"²"`` passes ``str.isdigit()`` but ``int()`` refuses it: a model named so used to
+    fail the patterns table (500)."""
+    from callhook.monitor._patterns import _sort_key
+
+    groups = ["²-model", "10-14", "5-9", "gpt-4o", "٣-x"]
+    assert sorted(groups, key=_sort_key) == ["5-9", "10-14", "gpt-4o", "²-model", "٣-x"]
