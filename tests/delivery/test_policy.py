@@ -45,6 +45,8 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     past = format_datetime(datetime.fromtimestamp(now - 90, tz=UTC), usegmt=True)
     assert parse_retry_after(past, now) == 0.0
     assert parse_retry_after("soon", now) is None
+    assert parse_retry_after("²", now) is None  # a digit to isdigit(), not to float()
+    assert parse_retry_after("٣", now) is None
     assert parse_retry_after(None, now) is None
 
 
