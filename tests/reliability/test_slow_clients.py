@@ -14,7 +14,7 @@ from callhook.receiver import load_config
 from tests.calls import make_call
 from tests.reliability.serving import serving
 
-TIMEOUTS = "[server]\nheader_timeout = 1\nbody_timeout = 1\n"
+TIMEOUTS = "[server]\nheader_timeout = 1\nbody_timeout = 2\n"
 
 
 async def _open(port: int, first: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -60,10 +60,10 @@ async def test_stalled_connections_are_closed_and_ingest_goes_on(tmp_path: Path)
                 )
                 assert answer.status_code == 200
         for reader, _ in silent + partial_headers:
-            assert (await _closed_within(reader, 5)).startswith(b"HTTP/1.1 408 ")
+            assert (await _closed_within(reader, 8)).startswith(b"HTTP/1.1 408 ")
         for reader, _ in partial_body:
-            assert await _closed_within(reader, 5) == b""
-        assert time.monotonic() - started < 6
+            assert await _closed_within(reader, 8) == b""
+        assert time.monotonic() - started < 10
         for _, writer in silent + partial_headers + partial_body:
             writer.close()
 
@@ -72,14 +72,15 @@ async def test_stalled_connections_are_closed_and_ingest_goes_on(tmp_path: Path)
 async def test_a_slow_body_that_keeps_coming_is_read(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'slow.sqlite3'}"
     body = make_call("SLOW-2", 2)[0].body
-    thirds = [body[: len(body) // 3], body[len(body) // 3 : -5], body[-5:]]
+    step = len(body) // 5 + 1
+    parts = [body[i : i + step] for i in range(0, len(body), step)]
     with serving(db, tmp_path, toml=TIMEOUTS) as served:
         head = (
             f"POST /webhook HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
         reader, writer = await _open(served.port, head.encode())
-        for part in thirds:  # 1.8 s in all, never 1 s without a byte
+        for part in parts:  # 3 s in all (more than body_timeout), never 2 s without a byte
             await asyncio.sleep(0.6)
             writer.write(part)
             await writer.drain()
