@@ -176,7 +176,7 @@ class CallhookObserver(BaseObserver):  # type: ignore[misc]  # Pipecat's class i
             lag_ns = data.source.get_clock().get_time() - data.timestamp
         except Exception:  # a processor without a clock (not set up): take the present
             return now
-        return now - max(lag_ns, 0) / 1e6
+        return float(now - max(lag_ns, 0) / 1e6)  # the clock is untyped (Any) without pipecat
 
     # -- call -----------------------------------------------------------------------------
 
