@@ -70,7 +70,7 @@ def test_the_readme_is_short_and_its_links_exist() -> None:
 
 
 # Modules over the guide whose owners split them after their rewrites (issue 17, item 5:
-# delivery speed and ingest speed rework these files first). Remove a name once it is split.
+# delivery speed reworks these files first). Remove a name once it is split.
 _SPLIT_PENDING = frozenset(
     {
         "src/callhook/delivery/_dispatcher.py",
