@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,61 @@ import sqlalchemy as sa
 
 from callhook import events
 from callhook.delivery import Dispatcher, RetryPolicy, create_outbox_tables
+from callhook.delivery._transport import Reply, SendFailure
 from callhook.store import make_engine
 from tests.databases import database_url
 
 URL = "http://hooks.example/callhook"
 
 Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
+
+
+class FakeTransport:
+    """The dispatcher's HTTP boundary, answered in-process by ``handler``.
+
+    httpx's ``Request`` and ``Response`` serve as plain records here (the handler sees the
+    URL, headers and body of each request, and picks an answer); a handler that raises
+    ``httpx.TimeoutException`` or another ``httpx.TransportError`` stands for no response.
+    ``AiohttpTransport`` itself is tested against a real server in ``test_transport.py``.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.timeouts: list[float] = []
+
+    @classmethod
+    def asgi(cls, app: Any) -> FakeTransport:  # Any: an ASGI application
+        """Requests answered by ``app`` in-process (httpx's ASGI transport)."""
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r")
+
+        async def forward(request: httpx.Request) -> httpx.Response:
+            response = await client.send(request)
+            await response.aread()
+            return response
+
+        return cls(forward)
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], seconds: float
+    ) -> Reply:
+        self.timeouts.append(seconds)
+        request = httpx.Request("POST", url, content=body, headers=dict(headers))
+        try:
+            answer = self.handler(request)
+            response = await answer if inspect.isawaitable(answer) else answer
+        except httpx.TimeoutException as exc:
+            raise SendFailure(f"timeout after {seconds:g} s ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise SendFailure(f"{type(exc).__name__}: {exc}") from None
+        return Reply(
+            response.status_code,
+            response.reason_phrase,
+            response.headers.get("retry-after"),
+            response.headers.get("location"),
+        )
+
+    async def aclose(self) -> None:
+        pass
 
 
 class FakeClock:
@@ -102,7 +152,7 @@ async def dispatcher(
     """A started Dispatcher on ``engine`` whose requests go to ``handler``."""
     async with Dispatcher(
         engine,
-        transport=httpx.MockTransport(handler),
+        transport=FakeTransport(handler),
         clock=clock or FakeClock(),
         rng=random.Random(7),
         policy=policy,

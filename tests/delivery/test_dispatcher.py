@@ -1,4 +1,4 @@
-"""The Dispatcher over httpx.MockTransport with a fake clock: every delivery path."""
+"""The Dispatcher over a fake transport with a fake clock: every delivery path."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from callhook.delivery import (
     list_deliveries,
 )
 
-from .conftest import URL, FakeClock, dispatcher, envelope, server
+from .conftest import URL, FakeClock, FakeTransport, dispatcher, envelope, server
 
 SIGNING_A = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SIGNING_B = "whsec_QWxsIHlvdXIgYmFzZSBhcmUgYmVsb25nIHRvIHVz"
@@ -232,14 +232,13 @@ async def test_timeouts_are_retried(db: sa.Engine) -> None:
     assert ok.outcome == "delivered"
 
 
-async def test_the_configured_timeout_is_passed_to_httpx(db: sa.Engine) -> None:
+async def test_the_configured_timeout_is_passed_to_the_transport(db: sa.Engine) -> None:
     clock = FakeClock()
-    endpoint = Endpoint(clock)
-    async with dispatcher(db, endpoint, clock=clock) as d:
+    transport = FakeTransport(Endpoint(clock))
+    async with Dispatcher(db, transport=transport, clock=clock, poll_interval=None) as d:
         await d.deliver(envelope(assistant_server=server(timeoutSeconds=3)))
         await d.wait_idle()
-    timeout = endpoint.seen[0].request.extensions["timeout"]
-    assert timeout == {"connect": 3.0, "read": 3.0, "write": 3.0, "pool": 3.0}
+    assert transport.timeouts == [3.0]
 
 
 async def test_connection_refused_exhausts_then_dead_letter_then_replay(db: sa.Engine) -> None:
@@ -455,7 +454,7 @@ async def test_concurrency_per_endpoint_is_bounded(db: sa.Engine) -> None:
 
 
 async def test_use_before_start_and_after_close_raise_a_sentence(db: sa.Engine) -> None:
-    d = Dispatcher(db, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    d = Dispatcher(db, transport=FakeTransport(lambda r: httpx.Response(200)))
     with pytest.raises(DeliveryError, match="not started"):
         d.emit(envelope())
     async with d:

@@ -21,7 +21,8 @@ from callhook.delivery import (
     create_outbox_tables,
     list_deliveries,
 )
-from callhook.delivery._outbox import AttemptResult, NewRow, Outbox
+from callhook.delivery._outbox import Outbox
+from callhook.delivery._rows import AttemptResult, NewRow
 from callhook.store import make_engine
 
 from .conftest import FakeClock, dispatcher, envelope, server
@@ -67,6 +68,7 @@ async def test_rows_left_by_a_dead_process_are_sent_in_order_after_restart(
         clock.now, "dead-worker", limit=1, free={}, default_free=10, lease_margin=30.0
     )
     assert [(r.call_id, r.sequence) for r in leased] == [("A", 1)]
+    dead.close()
     seen: list[tuple[float, str, str]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -155,6 +157,7 @@ def test_repair_heads_restores_a_lost_head(db: sa.Engine) -> None:
     [claimed] = outbox.claim(1000.0, "w", limit=5, free={}, default_free=5, lease_margin=1)
     assert (claimed.call_id, claimed.sequence) == ("A", 1)
     assert outbox.repair_heads() == 0
+    outbox.close()
 
 
 def _waiting_on_a_lock(db: sa.Engine, application: str) -> bool:
@@ -231,6 +234,8 @@ def test_an_event_inserted_while_another_process_finishes_its_predecessor_is_hea
     recording.join(30)
     [claimed] = a.claim(1000.0, "A", limit=5, free={}, default_free=5, lease_margin=30)
     assert (claimed.call_id, claimed.sequence) == ("C", 2)
+    for outbox in (a, b):
+        outbox.close()
     for engine in engines.values():
         engine.dispose()
 

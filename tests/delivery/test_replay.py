@@ -73,8 +73,9 @@ async def test_replay_while_a_later_event_is_in_flight_keeps_the_call_in_order(
         [dead] = list_deliveries(db, failed=True)
         assert await d.replay([dead.id]) == [dead.id]
         assert _heads(db) == [], "event 1 must wait while event 2 is in flight"
-        other = Outbox(db).claim(clock.now, "w", limit=5, free={}, default_free=5, lease_margin=1)
-        assert other == []
+        other = Outbox(db)
+        assert other.claim(clock.now, "w", limit=5, free={}, default_free=5, lease_margin=1) == []
+        other.close()
         gate.set()
         await d.wait_idle()
         assert _heads(db) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-import httpx
+import aiohttp
 import pytest
 
 from callhook.monitor import (
@@ -151,14 +151,14 @@ async def test_a_failing_sink_does_not_stop_the_others() -> None:
 async def test_failing_control_url_is_counted(http_receiver: HttpReceiver) -> None:
     http_receiver.status = 404
     config = MonitorConfig(sentiment=False, remediation=RemediationConfig(say_on_hang=True))
-    async with httpx.AsyncClient() as client:
+    async with aiohttp.ClientSession() as client:
         async with Monitor(config, sinks=[], client=client, clock=FakeClock()) as monitor:
             event = hang(
                 "c", [user(1, "hi", T0_MS)], T0_MS + 5000, control_url=f"{http_receiver.url}/c"
             )
             monitor.observe(event)
             await monitor.drain()
-        assert not client.is_closed  # a client passed in is the caller's to close
+        assert not client.closed  # a client passed in is the caller's to close
     assert monitor.stats.remediation_failures == 1
     assert len(http_receiver.requests) == 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 import pytest
 import pytest_asyncio
 
@@ -49,13 +49,13 @@ def notice(severity: Severity | None = Severity.CRITICAL) -> Notice:
 
 
 @pytest_asyncio.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as c:
         yield c
 
 
 async def test_webhook_sink_posts_json_with_text(
-    http_receiver: HttpReceiver, client: httpx.AsyncClient
+    http_receiver: HttpReceiver, client: aiohttp.ClientSession
 ) -> None:
     config = WebhookSinkConfig(url=f"{http_receiver.url}/alerts", headers={"x-team": "ops"})
     await WebhookSink(config, client).send(notice())
@@ -75,7 +75,7 @@ async def test_webhook_sink_posts_json_with_text(
 
 
 async def test_webhook_sink_slack_format_sends_only_text(
-    http_receiver: HttpReceiver, client: httpx.AsyncClient
+    http_receiver: HttpReceiver, client: aiohttp.ClientSession
 ) -> None:
     config = WebhookSinkConfig(url=f"{http_receiver.url}/slack", format="slack")
     await WebhookSink(config, client).send(notice(None))
@@ -85,7 +85,7 @@ async def test_webhook_sink_slack_format_sends_only_text(
 
 
 async def test_webhook_sink_raises_on_http_error_status(
-    http_receiver: HttpReceiver, client: httpx.AsyncClient
+    http_receiver: HttpReceiver, client: aiohttp.ClientSession
 ) -> None:
     http_receiver.status = 503
     sink = WebhookSink(WebhookSinkConfig(url=f"{http_receiver.url}/x"), client)
@@ -95,11 +95,11 @@ async def test_webhook_sink_raises_on_http_error_status(
         await sink.send(notice())
 
 
-async def test_webhook_sink_raises_when_nobody_listens(client: httpx.AsyncClient) -> None:
+async def test_webhook_sink_raises_when_nobody_listens(client: aiohttp.ClientSession) -> None:
     from .conftest import _free_port
 
     sink = WebhookSink(WebhookSinkConfig(url=f"http://127.0.0.1:{_free_port()}/"), client)
-    with pytest.raises(AlertSinkError, match="ConnectError"):
+    with pytest.raises(AlertSinkError, match="ClientConnectorError"):
         await sink.send(notice())
 
 
@@ -136,7 +136,7 @@ async def test_log_sink_levels(caplog: pytest.LogCaptureFixture) -> None:
     assert "rule=hang_rate scope=global severity=critical" in caplog.records[0].getMessage()
 
 
-async def test_build_sinks_from_config(client: httpx.AsyncClient) -> None:
+async def test_build_sinks_from_config(client: aiohttp.ClientSession) -> None:
     sinks = build_sinks(
         [
             LogSinkConfig(),

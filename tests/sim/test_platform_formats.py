@@ -15,6 +15,7 @@ from callhook.platforms import check_retell, check_vapi_hmac
 from callhook.receiver import PlatformEndpoint, ReceiverConfig, create_app
 from callhook.sim import demo_profile, run_demo, simulate
 from callhook.store import Store
+from tests.delivery.conftest import FakeTransport
 
 
 @pytest.mark.parametrize("platform", ["vapi", "retell"])
@@ -42,7 +43,7 @@ async def test_signed_simulations_pass_the_endpoint_and_a_wrong_key_does_not(
     )
     secret = "vapi-hmac" if platform == "vapi" else "key_live"
     async with Store(config.database_url) as store:
-        transport = httpx.ASGITransport(app=create_app(config, store=store))
+        transport = FakeTransport.asgi(create_app(config, store=store))
         for key, delivered in ((secret, True), ("wrong", False)):
             result = await simulate(
                 f"http://r/webhook/{platform}",
@@ -87,7 +88,7 @@ def test_each_body_carries_the_platform_signature() -> None:
                 speed=500,
                 secret="s3cret",
                 format=platform,
-                transport=httpx.MockTransport(answer),
+                transport=FakeTransport(answer),
             )
         )
         assert result.delivery.delivered > 0

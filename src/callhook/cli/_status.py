@@ -7,11 +7,12 @@ runs, everything written to ``sys.stderr`` / ``sys.stdout`` (the log lines) prin
 
 from __future__ import annotations
 
+import json
 import threading
+import urllib.request
 from types import TracebackType
 from typing import Any, Self
 
-import httpx
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
@@ -72,12 +73,13 @@ class StatusLine:
 
     def _poll(self) -> None:
         headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
-        with httpx.Client(base_url=self.base_url, headers=headers, timeout=2.0) as client:
-            while not self._stop.is_set():
-                try:
-                    response = client.get("/api/live")
-                    figures = response.json() if response.is_success else None
-                except (httpx.HTTPError, ValueError):
-                    figures = None
-                self._live.update(status_text(figures))
-                self._stop.wait(self.interval_s)
+        request = urllib.request.Request(f"{self.base_url}/api/live", headers=headers)
+        while not self._stop.is_set():
+            figures: Any = None  # Any: the decoded JSON of /api/live
+            try:  # stdlib: one small GET a second needs no client library
+                with urllib.request.urlopen(request, timeout=2.0) as response:
+                    figures = json.loads(response.read())
+            except (OSError, ValueError):  # not answering, an HTTP error, or not JSON
+                figures = None
+            self._live.update(status_text(figures))
+            self._stop.wait(self.interval_s)

@@ -28,6 +28,7 @@ from callhook.delivery._replay import open_outbox, replay
 from callhook.delivery._resolve import ServerResolver, servers_by_assistant
 from callhook.delivery._signing import ATTEMPT_HEADER, SECRET_HEADER, SEQUENCE_HEADER
 from callhook.delivery._tables import METADATA, create_outbox_tables, drop_outbox_tables
+from callhook.delivery._transport import AiohttpTransport, Reply, SendFailure, Transport
 
 __all__ = [
     "ATTEMPT_HEADER",
@@ -37,6 +38,7 @@ __all__ = [
     "REDACTED",
     "SECRET_HEADER",
     "SEQUENCE_HEADER",
+    "AiohttpTransport",
     "AttemptRecord",
     "Clock",
     "DeliveryConfigError",
@@ -45,10 +47,13 @@ __all__ = [
     "Dispatcher",
     "OutboxStats",
     "Outcome",
+    "Reply",
     "RetryPolicy",
+    "SendFailure",
     "ServerConfig",
     "ServerResolver",
     "SystemClock",
+    "Transport",
     "classify",
     "create_outbox_tables",
     "drop_outbox_tables",

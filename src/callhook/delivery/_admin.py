@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from callhook.delivery._outbox import DEAD, DELIVERED, PENDING
+from callhook.delivery._rows import DEAD, DELIVERED, PENDING
 from callhook.delivery._tables import ATTEMPTS, OUTBOX
 
 __all__ = [

@@ -10,6 +10,7 @@ rotation).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -156,11 +157,16 @@ def _headers(value: object, url: str) -> dict[str, str]:
     return headers
 
 
+#: Control characters (and DEL): what an HTTP request line or header cannot carry, and a
+#: database text column may refuse (NUL). ``_SPACED`` also refuses spaces and tabs (URLs,
+#: header names).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_SPACED = re.compile(r"[\x00-\x20\x7f]")
+
+
 def _has_control(text: str, *, space: bool) -> bool:
-    """Whether ``text`` holds a control character (or a space, with ``space``): what an HTTP
-    request line or header cannot carry, and a database text column may refuse (NUL)."""
-    limit = 33 if space else 32
-    return any((ord(c) < limit and (space or c != "\t")) or c == "\x7f" for c in text)
+    """Whether ``text`` holds a control character (or a space or tab, with ``space``)."""
+    return (_SPACED if space else _CONTROL).search(text) is not None
 
 
 def _max_retries(value: object, url: str) -> int | None:

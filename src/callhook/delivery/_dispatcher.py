@@ -6,7 +6,8 @@ Three named background tasks share one database thread:
 - ``callhook-delivery-claimer`` leases due head rows in batches and starts their requests;
 - ``callhook-delivery-recorder`` stores the attempts' results in batches and wakes the claimer.
 
-Requests go through one pooled ``httpx.AsyncClient``; each one is a tracked task.
+Requests go through one pooled ``aiohttp.ClientSession`` (``AiohttpTransport``); each one
+is a tracked task.
 """
 
 from __future__ import annotations
@@ -23,19 +24,21 @@ from functools import partial
 from types import TracebackType
 from typing import ParamSpec, TypeVar
 
-import httpx
 import sqlalchemy as sa
 
 from callhook._exceptions import DecodeError, DeliveryError
 from callhook.delivery._clock import Clock, SystemClock
 from callhook.delivery._config import ServerConfig
-from callhook.delivery._outbox import AttemptResult, ClaimedRow, NewRow, Outbox
+from callhook.delivery._driver import OutboxError
+from callhook.delivery._outbox import Outbox
 from callhook.delivery._payload import encode_body, safe_url
 from callhook.delivery._policy import RetryPolicy
 from callhook.delivery._requeue import requeue
 from callhook.delivery._resolve import ConfigResolver, ServerInput, ServerResolver
+from callhook.delivery._rows import AttemptResult, ClaimedRow, NewRow
 from callhook.delivery._sender import attempt, internal_failure
 from callhook.delivery._tables import create_outbox_tables
+from callhook.delivery._transport import AiohttpTransport, Transport
 from callhook.events import Envelope, Event, decode
 from callhook.store import DEFAULT_URL, make_engine
 
@@ -64,7 +67,9 @@ class Dispatcher:
     same call (events may carry a truncated assistant).
 
     ``db``: a database URL or an Engine (the outbox tables are created on start unless
-    ``create_tables=False``). ``transport``: httpx transport (``httpx.MockTransport`` in tests).
+    ``create_tables=False``). ``transport``: how requests go out (default: an
+    ``AiohttpTransport`` with ``max_in_flight`` / ``per_endpoint`` connections; tests inject
+    a fake; the Dispatcher closes the one it is given).
     ``policy``, ``clock``, ``rng``: when to retry, the time source, the jitter source.
     ``max_in_flight`` / ``per_endpoint``: concurrent requests in all / to one URL.
     ``lease_margin``: seconds added to an endpoint's timeout while a row is held in flight
@@ -78,7 +83,7 @@ class Dispatcher:
         self,
         db: str | sa.Engine = DEFAULT_URL,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
         policy: RetryPolicy | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
@@ -111,7 +116,7 @@ class Dispatcher:
         self._stopping = False
         self._sends_over = False
         self._executor: ThreadPoolExecutor | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: Transport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sends: set[asyncio.Task[None]] = set()
         self._inserts: list[tuple[NewRow | None, asyncio.Future[None] | None]] = []
@@ -150,11 +155,8 @@ class Dispatcher:
                 self._executor.shutdown(wait=True)
                 self._state = "closed"
                 raise DeliveryError(f"Cannot create the outbox tables: {_db_error(exc)}") from None
-        limits = httpx.Limits(
-            max_connections=self._max_in_flight, max_keepalive_connections=self._max_in_flight
-        )
-        self._client = httpx.AsyncClient(
-            transport=self._transport, limits=limits, follow_redirects=False, trust_env=False
+        self._client = self._transport or AiohttpTransport(
+            limit=self._max_in_flight, per_host=self._per_endpoint
         )
         self._state = "running"
         for name, loop in (
@@ -192,6 +194,7 @@ class Dispatcher:
         if self._client is not None:
             await self._client.aclose()
         if self._executor is not None:
+            await self._db(self._outbox.close)
             if self._own_engine:
                 await self._db(self._engine.dispose)
             self._executor.shutdown(wait=True)
@@ -333,7 +336,7 @@ class Dispatcher:
         row the database refuses loses no other. Returns the errors by ``webhook-id``."""
         try:
             await self._db(self._outbox.insert, rows, self._clock.time())
-        except sa.exc.SQLAlchemyError as exc:
+        except (sa.exc.SQLAlchemyError, OutboxError) as exc:
             if len(rows) == 1:
                 [row] = rows
                 error = DeliveryError(
@@ -434,7 +437,7 @@ class Dispatcher:
             if batch:
                 try:
                     await self._db(self._outbox.record, batch, self._clock.time())
-                except sa.exc.SQLAlchemyError as exc:
+                except (sa.exc.SQLAlchemyError, OutboxError) as exc:
                     logger.error(
                         "delivery.record_failed attempts=%s error=%s; the rows are sent again "
                         "when their lease expires",
@@ -520,8 +523,10 @@ class Dispatcher:
             await progress
 
 
-def _db_error(exc: sa.exc.SQLAlchemyError) -> str:
+def _db_error(exc: sa.exc.SQLAlchemyError | OutboxError) -> str:
     """The driver's message, without the statement parameters (bodies and secrets)."""
+    if isinstance(exc, OutboxError):
+        return str(exc)
     orig = getattr(exc, "orig", None)
     return f"{type(orig).__name__}: {orig}" if orig is not None else type(exc).__name__
 

@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -15,6 +14,7 @@ from callhook._exceptions import DeliveryError, StorageError
 from callhook.delivery._admin import DeliveryRecord, list_deliveries
 from callhook.delivery._dispatcher import Dispatcher
 from callhook.delivery._tables import create_outbox_tables
+from callhook.delivery._transport import Transport
 from callhook.store import make_engine
 
 __all__ = ["open_outbox", "replay"]
@@ -51,7 +51,7 @@ async def replay(
     call_id: str | None = None,
     to: str | None = None,
     wait: float = 30.0,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | None = None,
 ) -> list[DeliveryRecord]:
     """Requeue deliveries (see ``Dispatcher.replay``) and send them from this process for up
     to ``wait`` seconds; returns their records. Those still pending afterwards (waiting for a

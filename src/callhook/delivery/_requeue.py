@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from callhook._exceptions import DeliveryError
 from callhook.delivery._config import ServerConfig
-from callhook.delivery._outbox import DEAD, PENDING, lock_calls, repair_heads
+from callhook.delivery._heads import lock_calls, repair_heads
+from callhook.delivery._rows import DEAD, PENDING
 from callhook.delivery._tables import ENDPOINTS, OUTBOX
 from callhook.store import write_transaction
 

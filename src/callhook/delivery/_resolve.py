@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import msgspec
+
 from callhook._exceptions import DeliveryConfigError
 from callhook.delivery._config import RawServer, ServerConfig
 from callhook.delivery._payload import REDACTED
 from callhook.events import Assistant, AssistantServer, Call, Event, EventType
 
 __all__ = ["ConfigResolver", "ServerInput", "ServerResolver", "servers_by_assistant"]
+
+_WIRE = msgspec.json.Encoder()
+_PARSED_CACHE = 1024
 
 #: Finds the delivery configuration of an event (``None``: do not deliver it).
 ServerResolver = Callable[[Event], ServerConfig | None]
@@ -54,6 +59,21 @@ class ConfigResolver:
     def __init__(self, servers: ServerResolver | None) -> None:
         self._servers = servers
         self._by_call: dict[str, ServerConfig | None] = {}
+        self._parsed: dict[bytes, ServerConfig | None] = {}
+
+    def _parse(self, wire: AssistantServer) -> ServerConfig | None:
+        """``ServerConfig.parse`` of an event's ``assistantServer``, remembered by its JSON
+        (every event of a call carries the same one: checked once, one object)."""
+        key = _WIRE.encode(wire)
+        if key in self._parsed:
+            return self._parsed[key]
+        config = ServerConfig.parse(wire)
+        if config is not None:
+            _refuse_redacted(config)
+        if len(self._parsed) >= _PARSED_CACHE:
+            self._parsed.clear()
+        self._parsed[key] = config
+        return config
 
     @property
     def has_servers(self) -> bool:
@@ -82,9 +102,7 @@ class ConfigResolver:
         assistant = event.assistant
         wire = assistant.assistant_server if isinstance(assistant, Assistant) else None
         if isinstance(wire, AssistantServer):
-            config = ServerConfig.parse(wire)
-            if config is not None:
-                _refuse_redacted(config)
+            config = self._parse(wire)
             self._by_call[call_id] = config
         else:
             config = self._by_call.get(call_id)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import random
 import time
 
-import httpx
-
 from callhook.delivery._clock import Clock
-from callhook.delivery._outbox import DEAD, DELIVERED, PENDING, AttemptResult, ClaimedRow
 from callhook.delivery._policy import Outcome, RetryPolicy, classify, parse_retry_after
+from callhook.delivery._rows import DEAD, DELIVERED, PENDING, AttemptResult, ClaimedRow
 from callhook.delivery._signing import request_headers
+from callhook.delivery._transport import Reply, SendFailure, Transport
 
 __all__ = ["attempt", "internal_failure"]
 
@@ -18,7 +17,7 @@ _ERROR_LIMIT = 500
 
 
 async def attempt(
-    client: httpx.AsyncClient,
+    transport: Transport,
     row: ClaimedRow,
     policy: RetryPolicy,
     clock: Clock,
@@ -43,21 +42,15 @@ async def attempt(
     error: str | None = None
     t0 = time.perf_counter()
     try:
-        response = await client.post(
-            row.url, content=row.body, headers=headers, timeout=config.timeout_seconds
-        )
-    except httpx.TimeoutException as exc:
-        error = f"timeout after {config.timeout_seconds:g} s ({type(exc).__name__})"
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-        retryable = False
-        error = f"unusable URL: {exc}"
-    except httpx.TransportError as exc:
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        reply = await transport.post(row.url, row.body, headers, config.timeout_seconds)
+    except SendFailure as exc:
+        error = str(exc)
+        retryable = exc.retryable
     else:
-        status = response.status_code
+        status = reply.status
         if not 200 <= status < 300:
-            error = _describe(response)
-            retry_after = parse_retry_after(response.headers.get("retry-after"), started_at)
+            error = _describe(reply)
+            retry_after = parse_retry_after(reply.retry_after, started_at)
     latency_ms = (time.perf_counter() - t0) * 1000.0
     outcome = classify(status, retryable_error=retryable)
     timing = (started_at, clock.time(), latency_ms)
@@ -127,12 +120,11 @@ def _result(
     )
 
 
-def _describe(response: httpx.Response) -> str:
-    text = f"HTTP {response.status_code}"
-    if response.reason_phrase:
-        text += f" {response.reason_phrase}"
-    if 300 <= response.status_code < 400:
-        location = response.headers.get("location")
+def _describe(reply: Reply) -> str:
+    text = f"HTTP {reply.status}"
+    if reply.reason:
+        text += f" {reply.reason}"
+    if 300 <= reply.status < 400:
         text += " (redirects are not followed"
-        text += f"; Location: {location})" if location else ")"
+        text += f"; Location: {reply.location})" if reply.location else ")"
     return text

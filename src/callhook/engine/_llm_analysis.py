@@ -15,7 +15,7 @@ import re
 from collections.abc import Awaitable
 from typing import Any
 
-import httpx
+import aiohttp
 import msgspec
 
 from callhook.engine._analysis import (
@@ -55,13 +55,14 @@ class _Completion(msgspec.Struct):
 
 
 _COMPLETION = msgspec.json.Decoder(_Completion)
+_ENCODER = msgspec.json.Encoder()
 
 
 class ChatCompletionsAnalyzer:
     """Analysis by a chat model at ``url`` (default: the assistant's ``assistantLLMUrl``).
 
     ``url`` may be the full ``.../chat/completions`` endpoint or its base (``.../v1``).
-    ``client`` is an ``httpx.AsyncClient`` to reuse (its transport is injectable); without one,
+    ``client`` is an ``aiohttp.ClientSession`` to reuse; without one,
     each analysis opens and closes its own. ``api_key`` is sent as a Bearer token.
     """
 
@@ -69,7 +70,7 @@ class ChatCompletionsAnalyzer:
         self,
         *,
         url: str | None = None,
-        client: httpx.AsyncClient | None = None,
+        client: aiohttp.ClientSession | None = None,
         api_key: str | None = None,
         model: str | None = None,
         fallback: Analyzer | None = None,
@@ -89,11 +90,11 @@ class ChatCompletionsAnalyzer:
             url = url.rstrip("/") + "/chat/completions"
         if self._client is not None:
             return await self._run(self._client, url, call, offline)
-        async with httpx.AsyncClient() as client:
+        async with aiohttp.ClientSession(trust_env=False) as client:
             return await self._run(client, url, call, offline)
 
     async def _run(
-        self, client: httpx.AsyncClient, url: str, call: AnalysisInput, offline: Analysis
+        self, client: aiohttp.ClientSession, url: str, call: AnalysisInput, offline: Analysis
     ) -> Analysis:
         tasks = analysis_tasks(call.assistant)
         text = transcript(call.messages)
@@ -119,7 +120,7 @@ class ChatCompletionsAnalyzer:
 
     async def _ask(
         self,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         url: str,
         call: AnalysisInput,
         task: AnalysisTask | Any,  # Any: an UNSET field when the assistant has no settings
@@ -145,16 +146,18 @@ class ChatCompletionsAnalyzer:
                 {"role": "user", "content": question},
             ],
         }
+        seconds = float(timeout) if isinstance(timeout, int | float) else 30.0
         try:
-            response = await client.post(
+            async with client.post(
                 url,
-                json=body,
-                headers=headers,
-                timeout=float(timeout) if isinstance(timeout, int | float) else 30.0,
-            )
-            response.raise_for_status()
-            content = _COMPLETION.decode(response.content).choices[0].message.content
-        except (httpx.HTTPError, msgspec.DecodeError, IndexError) as exc:
+                data=_ENCODER.encode(body),
+                headers={"content-type": "application/json", **headers},
+                timeout=aiohttp.ClientTimeout(total=seconds),
+            ) as response:
+                response.raise_for_status()
+                raw = await response.read()
+            content = _COMPLETION.decode(raw).choices[0].message.content
+        except (aiohttp.ClientError, TimeoutError, msgspec.DecodeError, IndexError) as exc:
             logger.warning("engine.analysis_fallback %s %s: %s", call.call_id, name, exc)
             return None
         return content.strip()

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
-import httpx
+import aiohttp
 import msgspec
 
 from callhook._exceptions import CallhookError
@@ -76,7 +76,7 @@ class Monitor:
     """Rules, alerting, remediation, hang impact and sentiment for a stream of events.
 
     ``clock`` returns epoch milliseconds (like the receiver's clock); tests pass a fake one.
-    ``sinks=None`` builds the sinks of ``config.sinks``; ``client`` is the ``httpx.AsyncClient``
+    ``sinks=None`` builds the sinks of ``config.sinks``; ``client`` is the ``aiohttp.ClientSession``
     for webhooks and remediation (one is created, and closed, when not given).
     """
 
@@ -86,7 +86,7 @@ class Monitor:
         *,
         store: AlertStore | None = None,
         sinks: Sequence[AlertSink] | None = None,
-        client: httpx.AsyncClient | None = None,
+        client: aiohttp.ClientSession | None = None,
         clock: Callable[[], int] = _now_ms,
     ) -> None:
         self.config = config or MonitorConfig()
@@ -116,7 +116,7 @@ class Monitor:
         if self._closed or self._queue is not None:
             raise MonitorClosedError("a Monitor can be entered once; create a new one")
         if self._client is None:
-            self._client = httpx.AsyncClient()
+            self._client = aiohttp.ClientSession(trust_env=False)
             self._own_client = True
         if self._sinks is None:
             self._sinks = build_sinks(self.config.sinks, self._client)
@@ -154,7 +154,7 @@ class Monitor:
         if self._sentiment is not None:
             await self._sentiment.close()
         if self._own_client and self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     # -- the hot path ----------------------------------------------------------------------
 

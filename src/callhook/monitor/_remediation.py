@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 
-import httpx
+import aiohttp
 import msgspec
 
 from callhook._exceptions import CallhookError
 from callhook.monitor._alerts import Notice, NoticeKind
 from callhook.monitor._outcome import SayAction, WebhookAction
-from callhook.monitor._sinks import notice_json
+from callhook.monitor._sinks import notice_json, post_json
 
 __all__ = ["RemediationError", "Remediator"]
 
@@ -38,9 +38,9 @@ class RemediationError(CallhookError):
 
 
 class Remediator:
-    """Carries out ``SayAction`` and ``WebhookAction`` with a shared ``httpx.AsyncClient``."""
+    """Carries out ``SayAction`` and ``WebhookAction`` with a shared ``aiohttp.ClientSession``."""
 
-    def __init__(self, client: httpx.AsyncClient, *, timeout_s: float = 5.0) -> None:
+    def __init__(self, client: aiohttp.ClientSession, *, timeout_s: float = 5.0) -> None:
         self._client = client
         self.timeout_s = timeout_s
 
@@ -59,14 +59,10 @@ class Remediator:
             logger.info("monitor.remediation.webhook scope=%s", action.alert.scope)
 
     async def _post(self, url: str, body: bytes, *, call_id: str | None) -> None:
+        headers = {"content-type": "application/json"}
         try:
-            response = await self._client.post(
-                url,
-                content=body,
-                headers={"content-type": "application/json"},
-                timeout=self.timeout_s,
-            )
-        except httpx.HTTPError as exc:
+            status = await post_json(self._client, url, body, headers, self.timeout_s)
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise RemediationError(url, f"{type(exc).__name__}: {exc}", call_id=call_id) from exc
-        if not response.is_success:
-            raise RemediationError(url, f"HTTP {response.status_code}", call_id=call_id)
+        if not 200 <= status < 300:
+            raise RemediationError(url, f"HTTP {status}", call_id=call_id)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from typing import Protocol
 
-import httpx
+import aiohttp
 import msgspec
 
 from callhook._exceptions import CallhookError
@@ -33,6 +33,7 @@ __all__ = [
     "WebhookSink",
     "build_sinks",
     "notice_json",
+    "post_json",
 ]
 
 logger = logging.getLogger("callhook.monitor")
@@ -109,7 +110,7 @@ class WebhookSink:
     """POSTs each notice as JSON. ``format="json"``: ``notice_json``; ``format="slack"``: only
     ``{"text": ...}`` (what Slack incoming webhooks and most chat tools accept)."""
 
-    def __init__(self, config: WebhookSinkConfig, client: httpx.AsyncClient) -> None:
+    def __init__(self, config: WebhookSinkConfig, client: aiohttp.ClientSession) -> None:
         self.config = config
         self.name = f"webhook:{config.format}"
         self._client = client
@@ -121,13 +122,11 @@ class WebhookSink:
         )
         headers = {"content-type": "application/json", **c.headers}
         try:
-            response = await self._client.post(
-                c.url, content=body, headers=headers, timeout=c.timeout_s
-            )
-        except httpx.HTTPError as exc:
+            status = await post_json(self._client, c.url, body, headers, c.timeout_s)
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise AlertSinkError(self.name, c.url, f"{type(exc).__name__}: {exc}") from exc
-        if not response.is_success:
-            raise AlertSinkError(self.name, c.url, f"HTTP {response.status_code}")
+        if not 200 <= status < 300:
+            raise AlertSinkError(self.name, c.url, f"HTTP {status}")
 
 
 class EmailSink:
@@ -174,7 +173,27 @@ class EmailSink:
             raise AlertSinkError(self.name, target, f"{type(exc).__name__}: {exc}") from exc
 
 
-def build_sinks(configs: Sequence[SinkConfig], client: httpx.AsyncClient) -> list[AlertSink]:
+async def post_json(
+    client: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout_s: float,
+) -> int:
+    """POST ``body`` within ``timeout_s`` seconds (redirects not followed); the HTTP status.
+    Raises ``aiohttp.ClientError`` or ``TimeoutError`` when there is no answer."""
+    async with client.post(
+        url,
+        data=body,
+        headers=headers,
+        timeout=aiohttp.ClientTimeout(total=timeout_s),
+        allow_redirects=False,
+    ) as response:
+        await response.read()
+        return response.status
+
+
+def build_sinks(configs: Sequence[SinkConfig], client: aiohttp.ClientSession) -> list[AlertSink]:
     """The sinks ``[[monitor.sinks]]`` describes; webhooks share ``client``."""
     sinks: list[AlertSink] = []
     for config in configs:

@@ -11,10 +11,10 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import httpx
 import msgspec
 
 from callhook._exceptions import ConfigError
@@ -89,9 +89,10 @@ def _wait_ready(process: subprocess.Popen[bytes], base: str) -> None:
         if process.poll() is not None:
             raise ConfigError(f"callhook serve exited with status {process.returncode}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1.0) as response:
+                if response.status == 200:
+                    return
+        except OSError:  # not listening yet (URLError), or not healthy yet (HTTPError)
             pass
         time.sleep(0.1)  # polling a child process's readiness, bounded by the deadline
     raise ConfigError(f"callhook serve did not answer on {base} within {_READY_TIMEOUT_S:.0f} s")

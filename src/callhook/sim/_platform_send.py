@@ -15,9 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
-import httpx
-
-from callhook.delivery import OutboxStats
+from callhook.delivery import AiohttpTransport, OutboxStats, SendFailure, Transport
 from callhook.events import Envelope, Event
 from callhook.platforms import sign_retell, sign_vapi_hmac
 from callhook.sim._formats import SimFormat, renderer_for
@@ -40,14 +38,15 @@ class PlatformSender:
         secret: str = "",
         concurrency: int = 32,
         timeout_s: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url
         self.format = format
         self.secret = secret
         self._renderer = renderer_for(format)
-        self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+        self._transport = transport or AiohttpTransport(limit=concurrency, per_host=concurrency)
+        self._timeout_s = timeout_s
         self._slots = asyncio.Semaphore(concurrency)
         self._last: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -75,17 +74,17 @@ class PlatformSender:
             for attempt in range(_RETRIES + 1):
                 self.attempts += 1
                 try:
-                    response = await self._client.post(
-                        self.url, content=body, headers=self._headers(body)
+                    reply = await self._transport.post(
+                        self.url, body, self._headers(body), self._timeout_s
                     )
-                except httpx.TransportError as exc:
+                except SendFailure as exc:
                     logger.debug("sim.platform_send_failed %s", exc)
                 else:
-                    if response.is_success:
+                    if 200 <= reply.status < 300:
                         self.delivered += 1
                         return
-                    logger.debug("sim.platform_send_status %d", response.status_code)
-                    if response.status_code < 500 and response.status_code not in (408, 429):
+                    logger.debug("sim.platform_send_status %d", reply.status)
+                    if reply.status < 500 and reply.status not in (408, 429):
                         self.failed_attempts += 1
                         break  # refused: sending it again cannot help
                 self.failed_attempts += 1
@@ -114,7 +113,7 @@ class PlatformSender:
     async def aclose(self) -> None:
         for task in set(self._tasks):
             task.cancel()
-        await self._client.aclose()
+        await self._transport.aclose()
 
     @property
     def stats(self) -> OutboxStats:

@@ -7,12 +7,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
-
 from callhook.delivery import (
     Dispatcher,
     OutboxStats,
     RetryPolicy,
+    Transport,
     outbox_stats,
     servers_by_assistant,
 )
@@ -63,7 +62,7 @@ async def simulate(
     secret: str = "",
     wait_s: float = 60.0,
     policy: RetryPolicy | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | None = None,
     also: EventSink | None = None,
     on_call_done: Callable[[CallPlan], None] | None = None,
     format: SimFormat | str = SimFormat.INTERACTLY,
@@ -136,7 +135,7 @@ async def _simulate_platform(
     speed: float,
     secret: str,
     wait_s: float,
-    transport: httpx.AsyncBaseTransport | None,
+    transport: Transport | None,
     also: EventSink | None,
     on_call_done: Callable[[CallPlan], None] | None,
 ) -> SimulationResult:
