@@ -11,7 +11,8 @@ this process, the database thread included) is the sender's:
    when ``CALLHOOK_TEST_POSTGRES_URL`` is set (a private schema); deliveries/s = N / (first
    accept -> last result committed);
 3. paced (SQLite): events accepted at half the burst rate; latency = accept -> 2xx response;
-4. naive baseline: a fresh ``httpx.AsyncClient`` (new connection) per event, no outbox, the same
+4. aiohttp only: the same bodies posted by ``AiohttpTransport`` alone, no outbox (the floor);
+5. naive baseline: a fresh ``httpx.AsyncClient`` (new connection) per event, no outbox, the same
    concurrency (the baseline kept from the first version of this benchmark).
 
 Every phase prints its CPU per delivery and its deliveries per CPU-second. The last line holds
@@ -212,6 +213,29 @@ async def naive(url: str, bodies: list[bytes], concurrency: int) -> dict[str, fl
     }
 
 
+async def client_only(url: str, bodies: list[bytes], concurrency: int) -> dict[str, float]:
+    """The floor: ``AiohttpTransport`` alone (pooled), no outbox, ``concurrency`` at a time."""
+    transport = AiohttpTransport(limit=concurrency, per_host=concurrency)
+    gate = asyncio.Semaphore(concurrency)
+    headers = {"content-type": "application/json"}
+
+    async def one(body: bytes) -> None:
+        async with gate:
+            reply = await transport.post(url, body, headers, 10.0)
+            assert reply.status == 200
+
+    cpu0, t0 = cpu(), time.perf_counter()
+    await asyncio.gather(*(one(b) for b in bodies))
+    elapsed = time.perf_counter() - t0
+    used = cpu() - cpu0
+    await transport.aclose()
+    return {
+        "per_s": len(bodies) / elapsed,
+        "cpu_us": used / len(bodies) * 1e6,
+        "per_cpu_s": len(bodies) / used,
+    }
+
+
 def show(name: str, result: dict[str, float], extra: str = "") -> None:
     print(
         f"  {name:<16}: {result['per_s']:7.0f} deliveries/s, {result['cpu_us']:6.0f} us CPU "
@@ -253,6 +277,8 @@ def one_round(url: str, args: argparse.Namespace) -> dict[str, float]:
         f" at {rate}/s offered; accept->2xx p50 {paced['p50_ms']:.1f} ms, "
         f"p99 {paced['p99_ms']:.1f} ms",
     )
+    floor = run(client_only(url, [encode(e) for e in envelopes], args.concurrency), args.loop)
+    show("aiohttp only", floor, " (the client alone: no outbox, no ordering)")
     bodies = [encode(e) for e in envelopes[: args.naive_events]]
     base = run(naive(url, bodies, args.concurrency), args.loop)
     show("naive baseline", base, " (fresh httpx client per event, no outbox)")
