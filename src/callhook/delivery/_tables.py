@@ -1,8 +1,8 @@
 """The outbox tables, in SQLAlchemy Core, on their own ``MetaData``.
 
-Created by the store's Alembic revisions ``0002_delivery`` and ``0005_delivery_text_keys``
-(``callhook db upgrade``, or ``create_outbox_tables``); keep the two in step when a table
-changes (a new revision).
+Created by the store's Alembic revisions ``0002_delivery``, ``0005_delivery_text_keys`` and
+``0006_delivery_views`` (``callhook db upgrade``, or ``create_outbox_tables``); keep the two
+in step when a table changes (a new revision).
 Times are unix seconds (float, UTC) so that comparisons are the same on SQLite and PostgreSQL.
 
 - ``callhook_delivery_outbox``: one row per (event, endpoint) accepted for delivery, with the
@@ -65,6 +65,8 @@ OUTBOX = sa.Table(
     sa.Index("ix_callhook_delivery_outbox_status", "status", "next_attempt_at"),
     # claims read only head rows (a plain index: bound parameters cannot match partial ones)
     sa.Index("ix_callhook_delivery_outbox_ready", "is_head", "status", "next_attempt_at"),
+    # counts by target and state, oldest pending (the API, the dashboard, /metrics)
+    sa.Index("ix_callhook_delivery_outbox_state", "status", "url", "attempts", "created_at"),
 )
 
 ATTEMPTS = sa.Table(
@@ -86,6 +88,7 @@ ATTEMPTS = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("error", sa.Text(), nullable=True),
     sa.Index("ix_callhook_delivery_attempts_outbox", "outbox_id", "attempt"),
+    sa.Index("ix_callhook_delivery_attempts_started", "started_at"),
 )
 
 ENDPOINTS = sa.Table(

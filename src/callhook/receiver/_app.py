@@ -19,6 +19,7 @@ from callhook.receiver._asgi import ASGIApp, Receive, Scope, Send, error_body
 from callhook.receiver._auth import AuthMiddleware
 from callhook.receiver._config import ReceiverConfig
 from callhook.receiver._dashboard import dashboard_routes
+from callhook.receiver._deliveries import delivery_routes
 from callhook.receiver._erase import erase_routes
 from callhook.receiver._fanout import PgFanout
 from callhook.receiver._ingest import IngestApp, IngestListener
@@ -221,6 +222,7 @@ def create_app(
         *erase_routes(the_store, clock),
         *api_routes(the_store, metrics),
         *monitor_routes(the_store),
+        *delivery_routes(the_store),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
         *dashboard_routes(the_store, live, recording_url=config.recording_url),

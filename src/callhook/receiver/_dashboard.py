@@ -40,7 +40,7 @@ from callhook.store import (
     rate_series,
 )
 
-__all__ = ["STATIC_DIR", "dashboard_routes"]
+__all__ = ["STATIC_DIR", "dashboard_routes", "series_range"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: Most buckets one series request may ask for.
@@ -49,7 +49,9 @@ _DEFAULT_SPAN_MS = 3_600_000
 _DAY_MS = 86_400_000
 
 
-def _series_filter(request: Request, now_ms: int) -> SeriesFilter:
+def series_range(request: Request, now_ms: int) -> tuple[int, int, int]:
+    """``since``, ``until`` (default: the hour before ``now_ms``) and the bucket width in ms
+    (``bucket`` seconds; default: about 60 buckets) of a series request."""
     until = time_param(request, "until")
     since = time_param(request, "since")
     until = now_ms if until is None else until
@@ -65,6 +67,11 @@ def _series_filter(request: Request, now_ms: int) -> SeriesFilter:
         raise BadParameter("bucket", "bucket must be a positive number of seconds")
     if (until - since) / bucket_ms > MAX_BUCKETS:
         raise BadParameter("bucket", f"at most {MAX_BUCKETS} buckets per request; widen bucket")
+    return since, until, bucket_ms
+
+
+def _series_filter(request: Request, now_ms: int) -> SeriesFilter:
+    since, until, bucket_ms = series_range(request, now_ms)
     q = request.query_params
     return SeriesFilter(
         since=since,

@@ -241,6 +241,7 @@ def openapi_document(webhook_path: str, platforms: Mapping[str, str] | None = No
             "/healthz": _healthz(),
             "/metrics": _metrics(),
             **_dashboard_paths(),
+            **_delivery_paths(),
         },
         "components": {
             "schemas": {
@@ -320,6 +321,52 @@ def _dashboard_paths() -> dict[str, Any]:
         ),
         "/api/stream": stream,
         "/api/stream/stats": _get("Live bus: open streams (subscribers) and notices published", []),
+    }
+
+
+def _delivery_paths() -> dict[str, Any]:
+    """The relay's outbox (see ``_deliveries.py``)."""
+    one = {"name": "deliveryId", "in": "path", "required": True, "schema": {"type": "integer"}}
+    statuses = ["pending", "retrying", "delivered", "dead"]
+    error = {"content": {"application/json": {"schema": _ERROR}}}
+    replay = _get("", [one])["get"]
+    replay.update(summary="Send a finished (dead or delivered) delivery again; needs an API token")
+    replay["responses"].update(
+        {
+            "200": {
+                "description": "The delivery, pending again",
+                "content": {"application/json": {}},
+            },
+            "403": {"description": "No API tokens configured on this receiver", **error},
+            "404": {"description": "No such delivery", **error},
+            "409": {"description": "The delivery is still pending or retrying", **error},
+        }
+    )
+    return {
+        "/api/deliveries": _get(
+            "Deliveries to forward targets, newest first: id, webhookId, callId, eventType, "
+            "target, sequence, status, attempts, lastStatusCode, lastError, createdAt, "
+            "nextAttemptAt, finishedAt",
+            [
+                _query("target", description="a target URL as shown (no credentials or query)"),
+                _enum("status", statuses, "retrying: pending after a failed attempt"),
+                _query("callId"),
+                *_PAGE_PARAMS,
+            ],
+            "deliveries",
+        ),
+        "/api/deliveries/targets": _get(
+            "Per target: pending, retrying, dead, backlog, oldestPendingAt (now); attempts, "
+            "delivered, failed, successRate, p50, p95 over [since, until) and per bucket "
+            "(points)",
+            [*_TIME_PARAMS, _query("bucket", "integer", "bucket width in seconds")],
+        ),
+        "/api/deliveries/{deliveryId}": _get("One delivery and its attempts (history)", [one]),
+        "/api/deliveries/{deliveryId}/replay": {"post": replay},
+        "/api/calls/{callId}/deliveries": _get(
+            "The call's deliveries per target: counts by status and the rows in sequence order",
+            [_CALL_ID],
+        ),
     }
 
 
