@@ -4,6 +4,7 @@ One module per command group, each registering its commands on the shared :data:
 
 - ``_payloads``: ``validate`` and ``schema`` (webhook payloads and their JSON Schema);
 - ``_serve``: ``serve`` (the receiver) and ``demo`` (serve plus simulated calls);
+- ``_deliver``: ``deliver`` (dispatcher processes alone, for the relay's queued events);
 - ``_simulate``: ``simulate`` (calls through real sessions and durable delivery);
 - ``_db``: ``db upgrade`` (the receiver's database);
 - ``_governance``: ``db purge | erase | erasures`` and ``export`` (retention, erasure, export);
@@ -12,14 +13,22 @@ One module per command group, each registering its commands on the shared :data:
 
 from __future__ import annotations
 
-from callhook.cli import _db, _deliveries, _governance, _payloads, _serve, _simulate
+from callhook.cli import (
+    _db,
+    _deliver,
+    _deliveries,
+    _governance,
+    _payloads,
+    _serve,
+    _simulate,
+)
 from callhook.cli._app import app
 
 __all__ = ["app", "main"]
 
 # Imported for their side effect: each module registers its commands on `app`, in this order
 # (the order `callhook --help` lists them in).
-_COMMAND_GROUPS = (_payloads, _serve, _db, _governance, _deliveries, _simulate)
+_COMMAND_GROUPS = (_payloads, _serve, _deliver, _db, _governance, _deliveries, _simulate)
 
 
 def main() -> None:

@@ -53,6 +53,23 @@ def serve(
             "more than one needs PostgreSQL."
         ),
     ] = None,
+    forward: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--forward",
+            metavar="URL",
+            help="Relay every stored event to this URL too (repeatable; [[forward]] in the "
+            "config file sets more options).",
+        ),
+    ] = None,
+    deliver: Annotated[
+        bool | None,
+        typer.Option(
+            "--deliver/--no-deliver",
+            help="Send to the forward targets from this process [deliver]; --no-deliver "
+            "only queues, for `callhook deliver` processes.",
+        ),
+    ] = None,
 ) -> None:
     """Receive webhook events: store them and answer queries (migrates the database first).
 
@@ -66,6 +83,10 @@ def serve(
 
     try:
         settings = load_config(config, database_url=db, host=host, port=port, workers=workers)
+        relay = settings.relay.with_urls(forward or [])
+        if deliver is not None:
+            relay = dataclasses.replace(relay, deliver=deliver)
+        settings = dataclasses.replace(settings, relay=relay)
         settings.check()
     except CallhookError as exc:
         fail(exc, 2)

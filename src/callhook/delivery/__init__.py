@@ -16,6 +16,8 @@ from callhook.delivery._admin import (
 from callhook.delivery._clock import Clock, SystemClock
 from callhook.delivery._config import DEFAULT_TIMEOUT_SECONDS, ServerConfig
 from callhook.delivery._dispatcher import Dispatcher
+from callhook.delivery._driver import Placeholders
+from callhook.delivery._enqueue import Enqueuer
 from callhook.delivery._payload import REDACTED, encode_body, safe_url
 from callhook.delivery._policy import (
     DEFAULT_SCHEDULE,
@@ -26,6 +28,7 @@ from callhook.delivery._policy import (
 )
 from callhook.delivery._replay import open_outbox, replay
 from callhook.delivery._resolve import ServerResolver, servers_by_assistant
+from callhook.delivery._rows import NewRow
 from callhook.delivery._signing import ATTEMPT_HEADER, SECRET_HEADER, SEQUENCE_HEADER
 from callhook.delivery._tables import METADATA, create_outbox_tables, drop_outbox_tables
 from callhook.delivery._transport import AiohttpTransport, Reply, SendFailure, Transport
@@ -45,8 +48,11 @@ __all__ = [
     "DeliveryError",
     "DeliveryRecord",
     "Dispatcher",
+    "Enqueuer",
+    "NewRow",
     "OutboxStats",
     "Outcome",
+    "Placeholders",
     "Reply",
     "RetryPolicy",
     "SendFailure",

@@ -286,6 +286,11 @@ class Dispatcher(Loops):
         self._insert_wake.set()
         return webhook_id
 
+    def wake(self) -> None:
+        """Rows were added to the outbox by someone else (the relay, in the receiver's
+        transaction): look for due rows now rather than at the next poll."""
+        self._wake.set()
+
     # -- replay --------------------------------------------------------------------------
 
     async def replay(

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import psycopg
 import sqlalchemy as sa
 
-__all__ = ["Connection", "Cursor", "OutboxError"]
+__all__ = ["Connection", "Cursor", "OutboxError", "Placeholders"]
 
 #: An SQL value bound to a placeholder (str, int, float, bytes, bool, None, or a list of those).
 Value = Any  # Any: whatever the driver adapts
@@ -46,13 +46,11 @@ class OutboxError(Exception):
     hold bodies and secrets)."""
 
 
-class Connection:
-    """A driver connection of ``engine``, taken from its pool when first used."""
+class Placeholders:
+    """SQL text with ``?`` placeholders in the style of one driver (sqlite3 or psycopg)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self._engine = engine
-        self.postgres = engine.dialect.name == "postgresql"
-        self._proxy: Any = None  # Any: SQLAlchemy's PoolProxiedConnection
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
         self._texts: dict[str, str] = {}
 
     def sql(self, text: str) -> str:
@@ -69,6 +67,15 @@ class Connection:
         if self.postgres:
             return f"{column} = ANY(?)", [list(values)]
         return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+
+class Connection(Placeholders):
+    """A driver connection of ``engine``, taken from its pool when first used."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine.dialect.name == "postgresql")
+        self._engine = engine
+        self._proxy: Any = None  # Any: SQLAlchemy's PoolProxiedConnection
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Cursor]:

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from typing import cast
 
 import msgspec
 import sqlalchemy as sa
 
 from callhook.delivery._config import ServerConfig
 from callhook.delivery._driver import Connection, Cursor
-from callhook.delivery._heads import lock_key, repair_heads
+from callhook.delivery._enqueue import Enqueuer
+from callhook.delivery._heads import repair_heads
 from callhook.delivery._rows import PENDING, AttemptResult, ClaimedRow, NewRow
 from callhook.store import write_transaction
 
@@ -35,22 +34,10 @@ __all__ = ["Outbox"]
 
 logger = logging.getLogger("callhook.delivery")
 
-_CONFIG_ENCODER = msgspec.json.Encoder()
 _CONFIG_DECODER = msgspec.json.Decoder(ServerConfig)
-_SEQUENCE_CACHE = 100_000
-_CHUNK = 500
 
 _OUTBOX = "callhook_delivery_outbox"
 
-_INSERT = (
-    f"INSERT INTO {_OUTBOX} (webhook_id, call_id, event_type, url, sequence, body, config, "
-    "status, is_head, attempts, window_attempts, window_start, created_at, next_attempt_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, 0, 0, ?, ?, ?)"
-)
-_LOCK = (
-    "SELECT count(pg_advisory_xact_lock(k)) FROM "
-    "(SELECT k FROM unnest(?::bigint[]) AS k ORDER BY k) AS ordered"
-)
 _CANDIDATES = (
     f"SELECT id, url, config FROM {_OUTBOX} WHERE is_head = TRUE AND status = 'pending' "
     "AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)"
@@ -99,7 +86,7 @@ class Outbox:
         self.engine = engine
         self._db = Connection(engine)
         self._skip_locked = engine.dialect.name == "postgresql"
-        self._sequences: OrderedDict[str, int] = OrderedDict()
+        self._enqueuer = Enqueuer(self._db)
         self._configs: dict[bytes, ServerConfig] = {}
 
     def close(self) -> None:
@@ -107,88 +94,19 @@ class Outbox:
         self._db.close()
 
     def _lock_calls(self, cursor: Cursor, calls: Iterable[str]) -> None:
-        if self._db.postgres:
-            keys = sorted({lock_key(call) for call in calls})
-            if keys:
-                cursor.execute(self._db.sql(_LOCK), [keys])
-
-    def _select_in(
-        self, cursor: Cursor, head: str, column: str, values: list[str], tail: str = ""
-    ) -> list[tuple[object, ...]]:
-        found: list[tuple[object, ...]] = []
-        for start in range(0, len(values), _CHUNK):
-            where, params = self._db.in_list(column, values[start : start + _CHUNK])
-            cursor.execute(self._db.sql(f"{head} {where} {tail}"), params)
-            found.extend(cursor.fetchall())
-        return found
+        self._enqueuer.lock_calls(cursor, list(calls))
 
     # -- accepting ---------------------------------------------------------------------
 
     def insert(self, rows: list[NewRow], now: float) -> None:
-        """Store a batch of accepted events, numbering them per call, in one commit.
-
-        The numbers are remembered only once the commit succeeded, so that a failed batch
-        leaves no gap in a call's sequence."""
-        calls = sorted({r.call_id for r in rows})
-        with self._db.transaction() as cursor:
-            self._lock_calls(cursor, calls)
-            sequences = self._load_sequences(cursor, calls)
-            busy = {
-                (str(call), str(url))
-                for call, url in self._select_in(
-                    cursor,
-                    f"SELECT DISTINCT call_id, url FROM {_OUTBOX} WHERE status = 'pending' AND",
-                    "call_id",
-                    calls,
-                )
-            }
-            values = []
-            encoded: dict[int, bytes] = {}
-            for row in rows:
-                key = (row.call_id, row.url)
-                sequence = sequences[row.call_id] = sequences[row.call_id] + 1
-                config = encoded.get(id(row.config))
-                if config is None:
-                    config = encoded[id(row.config)] = _CONFIG_ENCODER.encode(row.config)
-                values.append(
-                    (
-                        row.webhook_id,
-                        row.call_id,
-                        row.event_type,
-                        row.url,
-                        sequence,
-                        row.body,
-                        config,
-                        key not in busy,
-                        now,
-                        now,
-                        now,
-                    )
-                )
-                busy.add(key)
-            cursor.executemany(self._db.sql(_INSERT), values)
-        self._sequences.update(sequences)
-        for call in sequences:
-            self._sequences.move_to_end(call)
-        while len(self._sequences) > _SEQUENCE_CACHE:
-            self._sequences.popitem(last=False)
-
-    def _load_sequences(self, cursor: Cursor, calls: list[str]) -> dict[str, int]:
-        """The highest sequence number of each call so far (cached; read when unknown)."""
-        sequences = {call: self._sequences[call] for call in calls if call in self._sequences}
-        missing = [call for call in calls if call not in sequences]
-        if missing:
-            sequences.update(dict.fromkeys(missing, 0))
-            found = self._select_in(
-                cursor,
-                f"SELECT call_id, MAX(sequence) FROM {_OUTBOX} WHERE",
-                "call_id",
-                missing,
-                "GROUP BY call_id",
-            )
-            for call_id, highest in found:
-                sequences[str(call_id)] = int(cast(int, highest) or 0)
-        return sequences
+        """Store a batch of accepted events, numbering them per call, in one commit."""
+        try:
+            with self._db.transaction() as cursor:
+                self._enqueuer.stage(cursor, rows, now)
+        except BaseException:
+            self._enqueuer.discarded()
+            raise
+        self._enqueuer.committed()
 
     # -- claiming ----------------------------------------------------------------------
 

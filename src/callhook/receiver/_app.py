@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Match, Route
 
+from callhook.delivery import Dispatcher
 from callhook.monitor import Monitor, MonitorProcess, SqlAlertStore
 from callhook.receiver._api import api_routes
 from callhook.receiver._apiauth import ApiAuthMiddleware
@@ -40,6 +42,7 @@ from callhook.receiver._redaction import RedactionMiddleware
 from callhook.receiver._retention import RetentionTask
 from callhook.receiver._security import SecurityHeadersMiddleware
 from callhook.redaction import Redactor
+from callhook.relay import Relay
 from callhook.store import Store
 
 __all__ = ["ReceiverApp", "create_app"]
@@ -76,6 +79,10 @@ class ReceiverApp:
         #: The live bus behind ``/api/stream``; ``live.close()`` ends every stream.
         self.live = live
         self._feed = feed
+        #: The relay's commit hook when ``[[forward]]`` targets are configured.
+        self.relay: Relay | None = None
+        #: The dispatcher sending to the forward targets while the lifespan runs one.
+        self.dispatcher: Dispatcher | None = None
 
     @property
     def monitor(self) -> Monitor | None:
@@ -135,10 +142,21 @@ def create_app(
     ``SqlAlertStore``."""
     config.check()
     own = store is None
+    relay = _relay(config) if config.relay.targets else None
+    if relay is not None and store is not None:
+        raise ValueError(
+            "create_app(store=...) cannot relay: the relay writes in the store's "
+            "transactions; let the app open the store (no store=)"
+        )
     the_store = (
         store
         if store is not None
-        else Store(config.database_url, max_batch=config.max_batch, max_depth=config.max_depth)
+        else Store(
+            config.database_url,
+            max_batch=config.max_batch,
+            max_depth=config.max_depth,
+            hook=relay,
+        )
     )
     metrics = ReceiverMetrics()
     live = LiveBus()
@@ -214,6 +232,13 @@ def create_app(
                 if config.retention.enabled:
                     task = RetentionTask(the_store, config.retention, clock=clock)
                     await stack.enter_async_context(task)
+                if relay is not None and config.relay.deliver:
+                    receiver.dispatcher = await stack.enter_async_context(
+                        Dispatcher(the_store.url, create_tables=False)
+                    )
+                    stack.callback(setattr, receiver, "dispatcher", None)
+                    relay.on_commit = _waker(receiver.dispatcher)
+                    stack.callback(setattr, relay, "on_commit", None)
                 yield
         finally:
             live.close()
@@ -237,6 +262,23 @@ def create_app(
     )
     media = RecordingTemplate(config.recording_url).media_source() if config.recording_url else None
     guarded = SecurityHeadersMiddleware(guarded, media_src=media)
-    return ReceiverApp(
+    receiver = ReceiverApp(
         config.webhook_path, webhook, other, live, feed, guarded=guarded, platforms=platforms
     )
+    receiver.relay = relay
+    return receiver
+
+
+def _relay(config: ReceiverConfig) -> Relay:
+    scheme = config.database_url.split(":", 1)[0].split("+", 1)[0]
+    return Relay(config.relay.targets, postgres=scheme in ("postgresql", "postgres"))
+
+
+def _waker(dispatcher: Dispatcher) -> Callable[[], None]:
+    """Wake ``dispatcher`` from the store's writer thread (after a commit that queued rows)."""
+    loop = asyncio.get_running_loop()
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(dispatcher.wake)
+
+    return wake

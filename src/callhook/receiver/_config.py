@@ -30,6 +30,7 @@ from callhook.receiver._ratelimit import parse_limit
 from callhook.receiver._recording import RecordingTemplate
 from callhook.receiver._retention import RetentionConfig
 from callhook.redaction import RedactionConfig
+from callhook.relay import RelayConfig
 from callhook.store import DEFAULT_MAX_DEPTH, DEFAULT_URL
 
 __all__ = ["AuthMode", "PlatformEndpoint", "ReceiverConfig", "load_config"]
@@ -98,6 +99,8 @@ class ReceiverConfig:
     retell: PlatformEndpoint = field(default_factory=lambda: PlatformEndpoint("/webhook/retell"))
     #: Receiver processes on the port (``serve --workers``); more than one needs PostgreSQL.
     workers: int = 1
+    #: ``[[forward]]`` targets and ``[relay]`` (docs/relay.md): what is stored is also sent on.
+    relay: RelayConfig = field(default_factory=RelayConfig)
 
     def token_names(self) -> tuple[str, ...]:
         """The name of each API token, by position."""
@@ -343,6 +346,9 @@ def _from_file(path: Path) -> dict[str, Any]:  # Any: TOML values
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The config file {path} is not valid TOML: {exc}") from None
     values: dict[str, Any] = {}  # Any: TOML values
+    forward, relay = document.pop("forward", None), document.pop("relay", None)
+    if forward is not None or relay is not None:
+        values["relay"] = RelayConfig.from_file(forward, relay, str(path))
     for section, parse in (("retention", RetentionConfig), ("redaction", RedactionConfig)):
         table = document.pop(section, None)
         if table is not None:

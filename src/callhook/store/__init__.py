@@ -59,7 +59,7 @@ from callhook.store._timeseries import (
     latency_series,
     rate_series,
 )
-from callhook.store._writer import Outcome, Writer
+from callhook.store._writer import CommitHook, Outcome, Writer
 
 __all__ = [
     "DAY_MS",
@@ -70,6 +70,7 @@ __all__ = [
     "STATUS_RANK",
     "CallFilter",
     "CallState",
+    "CommitHook",
     "Cutoffs",
     "Erased",
     "ExportColumn",

@@ -37,6 +37,8 @@ class Outcome:
     call_id: str | None
     new_messages: int = 0
     late: bool = False
+    #: The messageIds of the new messages, in the event's order.
+    new_ids: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -138,7 +140,7 @@ def apply_event(
         batch.rare.add_hang(item, state)
     elif item.type is EventType.ERROR:
         batch.rare.add_error(item, state)
-    return Outcome("stored", call_id, len(pending), late)
+    return Outcome("stored", call_id, len(pending), late, tuple(row[0] for row in pending))
 
 
 def _status(item: Incoming, status: str, state: CallState, batch: Batch) -> None:

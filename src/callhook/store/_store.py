@@ -24,7 +24,7 @@ from callhook.store._engine import DEFAULT_URL, make_engine, write_transaction
 from callhook.store._migrate import upgrade
 from callhook.store._parse import DEFAULT_MAX_DEPTH, Incoming
 from callhook.store._sql import DRIVER_ERRORS
-from callhook.store._writer import Outcome, Writer
+from callhook.store._writer import CommitHook, Outcome, Writer
 
 __all__ = ["Store"]
 
@@ -40,7 +40,8 @@ class Store:
     ``migrate`` (default true) applies pending migrations on open. ``ingest`` stores one
     parsed event and returns what happened once it is committed; ``read`` runs a query
     function on a pooled connection in a worker thread; ``write`` runs a change to a side
-    table (the monitor's) in a transaction of its own.
+    table (the monitor's) in a transaction of its own. ``hook`` writes more rows in each
+    ingest transaction (``CommitHook``: the relay's outbox rows).
     """
 
     def __init__(
@@ -51,8 +52,10 @@ class Store:
         max_batch: int = 256,
         max_depth: int = DEFAULT_MAX_DEPTH,
         readers: int = 4,
+        hook: CommitHook | None = None,
     ) -> None:
         self.url = url
+        self._hook = hook
         self._migrate = migrate
         self._max_batch = max_batch
         self._max_depth = max_depth
@@ -93,7 +96,7 @@ class Store:
         self._engine = engine
         if self._migrate:
             await loop.run_in_executor(self._write_pool, upgrade, engine)
-        self._writer = Writer(engine, max_depth=self._max_depth)
+        self._writer = Writer(engine, max_depth=self._max_depth, hook=self._hook)
         self._queue = asyncio.Queue()
         self._task = asyncio.create_task(self._commit_loop(), name="callhook-store-group-commit")
         logger.info("store.opened %s", engine.url.render_as_string(hide_password=True))

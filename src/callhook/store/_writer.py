@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, RootTransaction, select
 
@@ -32,12 +34,33 @@ from callhook.store._rows import STATE_COLUMNS, state_from_row, state_row
 from callhook.store._schema import arrivals, assistants, calls, messages, status_history
 from callhook.store._sql import DRIVER_ERRORS, IN_CHUNK, HotSql, cursor, run_many
 
-__all__ = ["Outcome", "Staged", "Writer"]
+__all__ = ["CommitHook", "Outcome", "Staged", "Writer"]
 
 logger = logging.getLogger("callhook.store")
 
 _CACHE_CALLS = 10_000
 _CACHE_ASSISTANTS = 10_000
+
+
+class CommitHook(Protocol):
+    """Writes more rows in each ingest transaction: the relay's outbox rows (a forwarded
+    event is stored and queued in one commit).
+
+    ``stage`` runs in the open transaction after the batch was applied, with a driver cursor
+    of it and each item's result; it may raise, which fails the batch as a database error
+    does. Then exactly one of ``committed`` and ``discarded`` says what became of it.
+    """
+
+    def stage(
+        self,
+        cursor: Any,  # Any: the driver's DB-API cursor (sqlite3 or psycopg)
+        items: Sequence[Incoming],
+        results: Sequence[Outcome | Exception],
+    ) -> None: ...
+
+    def committed(self) -> None: ...
+
+    def discarded(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -52,8 +75,15 @@ class Staged:
 class Writer:
     """Applies batches of ``Incoming`` events; use it from one thread at a time."""
 
-    def __init__(self, engine: Engine, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        hook: CommitHook | None = None,
+    ) -> None:
         self._engine = engine
+        self._hook = hook
         self._max_depth = max_depth
         self._conn: Connection | None = None
         self._transaction: RootTransaction | None = None
@@ -64,6 +94,8 @@ class Writer:
 
     def close(self) -> None:
         """Release the connection (rolling back a transaction left open by ``begin``)."""
+        if self._transaction is not None and self._hook is not None:
+            self._hook.discarded()
         self._transaction = None
         if self._conn is not None:
             self._conn.close()
@@ -90,6 +122,12 @@ class Writer:
         call_ids = {item.call_id for item in items if item.call_id is not None}
         try:
             results = self._apply(self._conn, items, call_ids, batch)
+            if self._hook is not None:
+                cur = cursor(self._conn)
+                try:
+                    self._hook.stage(cur, items, results)
+                finally:
+                    cur.close()
         except BaseException:
             self._forget(call_ids)
             raise
@@ -104,8 +142,12 @@ class Writer:
             transaction.commit()
         except BaseException:
             self._forget(staged.call_ids)
+            if self._hook is not None:
+                self._hook.discarded()
             raise
         self._remember(staged.batch)
+        if self._hook is not None:
+            self._hook.committed()
         return staged.results
 
     def apply(self, items: list[Incoming]) -> list[Outcome | Exception]:
