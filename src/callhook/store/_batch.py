@@ -37,8 +37,9 @@ class Outcome:
     call_id: str | None
     new_messages: int = 0
     late: bool = False
-    #: The messageIds of the new messages, in the event's order.
-    new_ids: tuple[str, ...] = ()
+    #: The messageIds of the new messages, in the event's order (not compared: a detail
+    #: of ``new_messages``).
+    new_ids: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(slots=True)
