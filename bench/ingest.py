@@ -42,6 +42,15 @@ server process spent per event (and, monitored, its monitor child's). The last l
 0.90; 5 rounds unless ``--rounds`` says otherwise). ``CALLHOOK_BENCH_MONITOR_TOML`` is
 appended to the monitored server's config file to measure variants (e.g.
 ``[monitor]\nisolation = "inline"`` for the monitor in the server's own event loop).
+
+``--forward`` measures the relay instead: ``callhook serve`` without a forward target against
+``callhook serve`` with one (``[[forward]]`` to the no-op app, which runs in its own process;
+the dispatcher inside ``serve``, the default), side by side, each on a fresh database, the
+order alternating between rounds (5 unless ``--rounds`` says otherwise). After each
+forwarding run it waits until every event was delivered to the no-op app and prints how many
+were already delivered at the last ack and how long the rest took. The last line is
+``RESULT forward_vs_without=...``, the median of the rounds' with/without ratios (target: at
+least 0.80).
 """
 
 from __future__ import annotations
@@ -397,6 +406,8 @@ def free_port() -> int:
 SERVE_LOG = Path(tempfile.gettempdir()) / "callhook-bench-serve.log"
 
 _MONITOR_CONFIG = {"monitor-off": "[monitor]\nenabled = false\n", "monitor-on": ""}
+#: ``--forward``: the no-op app that the forward target points at (set by ``forward_overhead``).
+FORWARD_TARGET: dict[str, str] = {}
 
 
 def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
@@ -407,11 +418,13 @@ def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
             command += ["--workers", "2"]
         # The monitor's log sink writes one line per alert (each hang, each error).
         stderr = SERVE_LOG.open("ab")
-    elif kind in _MONITOR_CONFIG:
+    elif kind in _MONITOR_CONFIG or kind.startswith("forward-"):
         folder = Path(db_url.removeprefix("sqlite:///")).parent
         config = folder / f"{kind}.toml"
         extra = os.environ.get("CALLHOOK_BENCH_MONITOR_TOML", "") if kind == "monitor-on" else ""
-        config.write_text(_MONITOR_CONFIG[kind] + extra, encoding="utf-8")
+        if kind == "forward-on":
+            extra = f'[[forward]]\nurl = "{FORWARD_TARGET["url"]}"\n'
+        config.write_text(_MONITOR_CONFIG.get(kind, "") + extra, encoding="utf-8")
         command = [sys.executable, "-m", "callhook", "serve", "--db", db_url, "--port", str(port)]
         command += ["--config", str(config)]
         # The log sink writes one line per alert (each hang, each error): keep it out of the
@@ -489,7 +502,11 @@ def measure(
     warmup: list[list[bytes]],
     args: argparse.Namespace,
     db_url: str,
+    *,
+    drain: int = 0,
 ) -> float:
+    """One run of ``kind``: the ack rate of ``calls`` after ``warmup``. ``drain``: events
+    the run forwards (``forward-on``): also wait until each was delivered."""
     port = free_port()
     process = start(kind, port, db_url)
     lag = None
@@ -504,6 +521,14 @@ def measure(
         # The monitor child's whole life (warm-up included) over every event it was fed.
         spent = cpu_total(monitor) if monitor else None
         after = (after_receiver, spent * ok / (ok + warmed) if spent is not None else None)
+        if drain and kind == "forward-on":
+            db_path = Path(db_url.removeprefix("sqlite:///"))
+            waited, sent = drain_lag(db_path, drain, args.max_seconds)
+            print(
+                f"{'':>14}forwarded {sent} of {drain} events by the last ack; all delivered "
+                f"{waited:.2f} s after it",
+                flush=True,
+            )
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -642,6 +667,61 @@ def monitor_overhead(
     print(f"RESULT monitor_on_vs_off={statistics.median(paired):.2f}")
 
 
+def forward_overhead(
+    calls: list[list[bytes]], warmup: list[list[bytes]], args: argparse.Namespace
+) -> None:
+    """``callhook serve`` without and with one forward target (a no-op app in its own
+    process), paired rounds in alternating order; after each forwarding run, how long the
+    outbox took to be delivered in full after the last ack."""
+    target_port = free_port()
+    target = start("noop", target_port, "")
+    FORWARD_TARGET["url"] = f"http://127.0.0.1:{target_port}/hooks"
+    rates: dict[str, list[float]] = {"forward-off": [], "forward-on": []}
+    events = sum(len(c) for c in calls) + sum(len(c) for c in warmup)
+    try:
+        with tempfile.TemporaryDirectory(prefix="callhook-bench-") as folder:
+            for round_ in range(1, args.rounds + 1):
+                print(f"round {round_} of {args.rounds}", flush=True)
+                kinds = list(rates) if round_ % 2 else list(reversed(rates))
+                for kind in kinds:
+                    db = Path(folder) / f"bench-{round_}-{kind}.sqlite3"
+                    rates[kind].append(
+                        measure(kind, calls, warmup, args, f"sqlite:///{db}", drain=events)
+                    )
+    finally:
+        target.send_signal(signal.SIGINT)
+        target.wait(timeout=30)
+    off, on = (statistics.median(rates[k]) for k in rates)
+    paired = [b / a for a, b in zip(rates["forward-off"], rates["forward-on"], strict=True)]
+    print(f"median events/s: no forward target {off:,.0f}, one {on:,.0f} (ratio {on / off:.2f})")
+    print("with/without per round: " + ", ".join(f"{r:.2f}" for r in paired))
+    for kind, rounds in CPU.items():
+        servers = [server for server, _ in rounds]
+        print(f"median receiver CPU per event, {kind}: {statistics.median(servers):,.0f} us")
+    print(f"RESULT forward_vs_without={statistics.median(paired):.2f}")
+
+
+def drain_lag(db_path: Path, events: int, seconds: float) -> tuple[float, int]:
+    """Seconds until the outbox holds ``events`` rows, none pending; and how many were
+    delivered by the time the wait began."""
+    began = time.perf_counter()
+    delivered_at_start = -1
+    while time.perf_counter() - began < seconds:
+        with sqlite3.connect(db_path, timeout=30) as db:
+            total, pending, delivered = db.execute(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'pending'), "
+                "count(*) FILTER (WHERE status = 'delivered') FROM callhook_delivery_outbox"
+            ).fetchone()
+        if delivered_at_start < 0:
+            delivered_at_start = delivered
+        if total >= events and pending == 0:
+            if delivered != events:
+                raise SystemExit(f"{events - delivered} forwarded events were not delivered")
+            return time.perf_counter() - began, delivered_at_start
+        time.sleep(0.05)
+    raise SystemExit(f"the outbox was not delivered in full within {seconds} s")
+
+
 def stored_bytes(path: Path) -> tuple[int, int]:
     """Database size after a WAL checkpoint, and the bytes of the rows themselves."""
     with sqlite3.connect(path) as db:
@@ -676,13 +756,16 @@ def main() -> None:
     parser.add_argument(
         "--monitor", action="store_true", help="monitoring on vs off instead (see above)"
     )
+    parser.add_argument(
+        "--forward", action="store_true", help="one forward target vs none instead (see above)"
+    )
     args = parser.parse_args()
     if args.rounds is None:
-        args.rounds = 5 if args.monitor else 3
+        args.rounds = 5 if args.monitor or args.forward else 3
     if args.serve:
         run_server(args.serve, args.port)
         return
-    if FastAPI is None and not args.monitor:
+    if FastAPI is None and not (args.monitor or args.forward):
         raise SystemExit("the reference receiver needs FastAPI: pip install -e '.[bench]'")
     made = [make_call(n, args.messages) for n in range(args.calls + 8)]
     calls = [[request(b) for b in bodies] for bodies, _ in made[8:]]
@@ -700,6 +783,9 @@ def main() -> None:
     )
     if args.monitor:
         monitor_overhead(calls, warmup, args)
+        return
+    if args.forward:
+        forward_overhead(calls, warmup, args)
         return
     rates: dict[str, list[float]] = {"callhook": [], "noop": [], "reference": []}
     postgres = args.postgres or os.environ.get("CALLHOOK_TEST_POSTGRES_URL")
