@@ -210,6 +210,7 @@ def api_routes(store: Store, metrics: ReceiverMetrics) -> list[Route]:
         return json_response({"status": "ok", "database": store.dialect})
 
     async def prometheus(request: Request) -> Response:
+        await metrics.refresh()
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     get = ["GET"]

@@ -22,6 +22,7 @@ from callhook.receiver._auth import AuthMiddleware
 from callhook.receiver._config import ReceiverConfig
 from callhook.receiver._dashboard import dashboard_routes
 from callhook.receiver._deliveries import delivery_routes
+from callhook.receiver._delivery_metrics import register_delivery_metrics
 from callhook.receiver._erase import erase_routes
 from callhook.receiver._fanout import PgFanout
 from callhook.receiver._ingest import IngestApp, IngestListener
@@ -163,6 +164,7 @@ def create_app(
     feed = MonitorFeed(monitor)
     feed.process = monitor_sink  # serve --workers: the supervisor's monitor (_workers.py)
     metrics.registry.register(MonitorCollector(feed))
+    register_delivery_metrics(metrics, the_store)
     ingest = IngestApp(
         the_store,
         metrics,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 __all__ = ["ReceiverMetrics"]
@@ -41,6 +43,12 @@ class ReceiverMetrics:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str], Counter] = {}
+        #: Run (awaited) before each scrape's render: collectors that read the database.
+        self.refreshers: list[Callable[[], Awaitable[None]]] = []
+
+    async def refresh(self) -> None:
+        for refresher in self.refreshers:
+            await refresher()
 
     def count_event(self, event_type: str, outcome: str) -> None:
         """Count one event (children are cached: ``labels`` is slow on the hot path)."""
