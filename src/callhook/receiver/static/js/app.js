@@ -4,6 +4,7 @@ import { renderCalls } from "./calls.js";
 import { renderCall } from "./call.js";
 import { renderMetrics } from "./metrics.js";
 import { renderAlerts } from "./alerts.js";
+import { renderDeliveries } from "./deliveries.js";
 import { h } from "./util.js";
 
 const view = document.getElementById("view");
@@ -42,6 +43,7 @@ function route() {
   if (parts[0] === "calls" && parts[1]) done = renderCall(ctx, decodeURIComponent(parts.slice(1).join("/")));
   else if (parts[0] === "metrics") done = renderMetrics(ctx);
   else if (parts[0] === "alerts") done = renderAlerts(ctx);
+  else if (parts[0] === "deliveries") done = renderDeliveries(ctx);
   else if (parts[0] === "calls") done = renderCalls(ctx);
   else done = renderOverview(ctx);
   Promise.resolve(done).catch((error) => {

@@ -2,6 +2,7 @@
 // message's latency waterfall, the end-of-call report, sentiment and hang recovery.
 import { openStream } from "./app.js";
 import { sparkline } from "./charts.js";
+import { callDeliveries } from "./deliveries.js";
 import { offsetOf, recordingPlayer } from "./player.js";
 import {
   NotAvailable, PLATFORMS, badge, fmtClock, fmtDuration, fmtMs, fmtTime, fmtUsd, getJSON, h, maskNumber,
@@ -120,7 +121,8 @@ export async function renderCall({ view }, callId) {
 
   async function drawSide() {
     side.replaceChildren(reportPanel(detail), h("section", { class: "panel", id: "sentiment" }, h("h3", {}, "Sentiment"), h("div", { class: "quiet" }, "loading…")),
-      h("section", { class: "panel", id: "recovery" }, h("h3", {}, "Hang recovery"), h("div", { class: "quiet" }, "loading…")));
+      h("section", { class: "panel", id: "recovery" }, h("h3", {}, "Hang recovery"), h("div", { class: "quiet" }, "loading…")),
+      h("section", { class: "panel", id: "deliveries" }, h("h3", {}, "Deliveries"), h("div", { class: "quiet" }, "loading…")));
     const platform = detail.call?.platform;
     if (platform && platform !== "interactly") {
       // What the platform sent that callhook's shape has no place for, as it was sent.
@@ -141,6 +143,7 @@ export async function renderCall({ view }, callId) {
       return h("div", {}, h("div", { class: "big" }, (s.average ?? 0).toFixed(2), h("span", { class: "quiet" }, " average compound (−1…1)")),
         sparkline(points, { min: -1, max: 1, width: 280, height: 60 }));
     });
+    optional(side.querySelector("#deliveries"), "Deliveries", `/api/calls/${enc}/deliveries`, {}, callDeliveries);
     optional(side.querySelector("#recovery"), "Hang recovery", "/api/hangs/impact", { callId }, (r) => {
       if (!r.impacts?.length) return h("div", { class: "quiet" }, "No hangs in this call");
       return h("ul", { class: "impacts" }, r.impacts.map((i) => h("li", {},
