@@ -213,3 +213,28 @@ def test_a_dead_letter_replayed_from_the_page_is_delivered(
     assert page.inner_text(f"{row} td.num") == "2"
     assert target.received == [(dead["webhookId"], 422), (dead["webhookId"], 200)]
     screenshot(page, "deliveries-replayed")
+
+
+def test_a_configured_target_shows_by_name_before_anything_is_sent(
+    tmp_path: Path, page: Any
+) -> None:
+    from callhook.relay import ForwardTarget, RelayConfig
+
+    url = "http://app-user:app-password@127.0.0.1:9/crm?key=query-secret"
+    crm = ForwardTarget.from_table({"url": url, "name": "crm"}, "forward[0]")
+    server = LiveServer(sqlite_url(tmp_path), relay=RelayConfig(targets=(crm,), deliver=False))
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            summary = client.get("/api/deliveries/targets").json()
+        assert [(t["name"], t["target"], t["backlog"]) for t in summary["targets"]] == [
+            ("crm", "http://127.0.0.1:9/crm", 0)
+        ]
+        page.goto(f"{server.url}/#/deliveries")
+        card = 'section.target[data-target="http://127.0.0.1:9/crm"]'
+        page.wait_for_selector(card, timeout=WAIT_MS)
+        assert page.inner_text(f"{card} h3").startswith("crm")
+        assert page.inner_text(f'{card} [data-count="dead"] .tile-value') == "0"
+        assert "app-password" not in page.content() and "query-secret" not in page.content()
+    finally:
+        server.stop()

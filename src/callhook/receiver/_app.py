@@ -249,7 +249,7 @@ def create_app(
         *erase_routes(the_store, clock),
         *api_routes(the_store, metrics),
         *monitor_routes(the_store),
-        *delivery_routes(the_store),
+        *delivery_routes(the_store, config.relay.targets),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
         *dashboard_routes(the_store, live, recording_url=config.recording_url),

@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from callhook.delivery import safe_url
 from callhook.delivery._requeue import requeue
 from callhook.receiver._api import (
     BadParameter,
@@ -30,7 +32,6 @@ from callhook.receiver._api import (
     integer,
     json_response,
     limit_param,
-    page_response,
 )
 from callhook.receiver._apiauth import TOKEN_NAME
 from callhook.receiver._dashboard import series_range
@@ -42,6 +43,7 @@ from callhook.receiver._delivery_queries import (
     list_delivery_page,
 )
 from callhook.receiver._delivery_summary import target_summary
+from callhook.relay import ForwardTarget
 from callhook.store import Store, get_call
 
 __all__ = ["delivery_routes"]
@@ -76,7 +78,20 @@ def _not_found(delivery_id: int) -> Response:
     )
 
 
-def delivery_routes(store: Store) -> list[Route]:
+def delivery_routes(store: Store, targets: Sequence[ForwardTarget] = ()) -> list[Route]:
+    """The routes; ``targets`` (the configured ``[[forward]]`` ones) give their names, and
+    the summary lists them even before anything was sent to them."""
+    names = {safe_url(t.url): t.name for t in targets}
+
+    def named(found: Any) -> Any:  # Any: JSON values, each object with a target named
+        if isinstance(found, list):
+            return [named(item) for item in found]
+        if isinstance(found, dict):
+            if "target" in found:
+                found["name"] = names.get(found["target"], found["target"])
+            return {k: named(v) if k in ("items", "targets") else v for k, v in found.items()}
+        return found
+
     async def deliveries(request: Request) -> Response:
         where, cursor, limit = (
             _filter(request),
@@ -84,18 +99,19 @@ def delivery_routes(store: Store) -> list[Route]:
             limit_param(request),
         )
         page = await store.read(lambda c: list_delivery_page(c, where, cursor, limit))
-        return page_response(page, "deliveries")
+        return json_response({"deliveries": named(page.items), "nextCursor": page.next_cursor})
 
-    async def targets(request: Request) -> Response:
+    async def summary(request: Request) -> Response:
         since, until, bucket_ms = series_range(request, int(time.time() * 1000))
-        return json_response(await store.read(lambda c: target_summary(c, since, until, bucket_ms)))
+        found = await store.read(lambda c: target_summary(c, since, until, bucket_ms, names))
+        return json_response(named(found))
 
     async def delivery(request: Request) -> Response:
         chosen = _delivery_id(request)
         if isinstance(chosen, Response):
             return chosen
         found = await store.read(lambda c: get_delivery(c, chosen))
-        return json_response(found) if found is not None else _not_found(chosen)
+        return json_response(named(found)) if found is not None else _not_found(chosen)
 
     async def replay(request: Request) -> Response:
         actor = request.scope.get(TOKEN_NAME)
@@ -129,7 +145,7 @@ def delivery_routes(store: Store) -> list[Route]:
         )
         logger.info("receiver.delivery_replayed id=%d by=%s", chosen, actor)
         after = await store.read(lambda c: get_delivery(c, chosen))
-        return json_response(after)
+        return json_response(named(after))
 
     async def of_call(request: Request) -> Response:
         call_id = request.path_params["callId"]
@@ -142,12 +158,12 @@ def delivery_routes(store: Store) -> list[Route]:
         if found is None:
             message = f"No call {call_id!r} has been received"
             return error_response(404, "not_found", message, "path.callId")
-        return json_response({"callId": call_id, "targets": found})
+        return json_response({"callId": call_id, "targets": named(found)})
 
     get = ["GET"]
     return [
         Route("/api/deliveries", endpoint(deliveries), methods=get),
-        Route("/api/deliveries/targets", endpoint(targets), methods=get),
+        Route("/api/deliveries/targets", endpoint(summary), methods=get),
         Route("/api/deliveries/{deliveryId}", endpoint(delivery), methods=get),
         Route("/api/deliveries/{deliveryId}/replay", endpoint(replay), methods=["POST"]),
         Route("/api/calls/{callId}/deliveries", endpoint(of_call), methods=get),

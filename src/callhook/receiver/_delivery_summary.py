@@ -11,6 +11,7 @@ delivered, failed, success rate and latency p50/p95 (nearest rank), read newest 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,8 +100,11 @@ def _rank(ranked: list[float], q: float) -> float | None:
     return ranked[max(0, math.ceil(q * len(ranked)) - 1)]
 
 
-def target_summary(conn: Connection, since: int, until: int, bucket_ms: int) -> Json:
-    """Every target with rows to act on or attempts in ``[since, until)`` (epoch ms): its
+def target_summary(
+    conn: Connection, since: int, until: int, bucket_ms: int, known: Iterable[str] = ()
+) -> Json:
+    """Every target (those ``known`` too) with rows to act on or attempts in ``[since,
+    until)`` (epoch ms): its
     current pending / retrying / dead counts, backlog and oldest pending row, and over the
     range its attempts, ``delivered`` (attempts that delivered), success rate and latency,
     in total and per bucket (``points``, oldest first)."""
@@ -123,7 +127,7 @@ def target_summary(conn: Connection, since: int, until: int, bucket_ms: int) -> 
         buckets[target][index].add(outcome, latency_ms)
     states = target_states(conn)
     targets = []
-    for target in sorted(set(states) | set(totals)):
+    for target in sorted(set(states) | set(totals) | set(known)):
         state = states.get(target, TargetState())
         total = totals.get(target, _Bucket())
         series = buckets.get(target) or [_Bucket() for _ in starts]

@@ -75,7 +75,7 @@ export async function renderDeliveries({ view, params, setDispose }) {
     button.addEventListener("click", () => replay(d, button, status, attempts));
     return h("tr", { dataset: { delivery: d.id } },
       h("td", { class: "mono" }, d.id),
-      h("td", { class: "mono" }, d.target),
+      h("td", { class: "mono", title: d.target }, d.name || d.target),
       h("td", {}, h("a", { href: `#/calls/${encodeURIComponent(d.callId)}`, class: "mono" }, d.callId)),
       h("td", {}, d.eventType, h("span", { class: "quiet" }, ` #${d.sequence}`)),
       status, attempts,
@@ -139,7 +139,8 @@ function targetCard(t, since, until) {
   const points = (key) => t.points.map((p) => [p.start, p[key]]);
   const oldest = t.oldestPendingAt ? `oldest ${fmtTime(t.oldestPendingAt)}` : "none waiting";
   return h("section", { class: "card target", dataset: { target: t.target } },
-    h("div", { class: "card-head" }, h("h3", { class: "mono" }, t.target),
+    h("div", { class: "card-head" }, h("h3", {}, t.name || t.target,
+      t.name && t.name !== t.target ? h("span", { class: "quiet mono target-url" }, ` ${t.target}`) : null),
       h("span", { class: "quiet" }, `${t.attempts} attempts in range · success ${fmtPct(t.successRate)} · p50 ${fmtMs(t.p50)} · p95 ${fmtMs(t.p95)}`)),
     h("div", { class: "tiles" },
       tile("Delivered", t.delivered, "", "in range"),
@@ -156,7 +157,7 @@ function targetCard(t, since, until) {
 export function callDeliveries(r) {
   if (!r.targets.length) return h("div", { class: "quiet" }, "Not relayed to any target");
   return h("div", { id: "call-deliveries" }, r.targets.map((t) => h("div", { class: "call-target", dataset: { target: t.target } },
-    h("div", { class: "mono" }, t.target),
+    h("div", { class: "mono", title: t.target }, t.name || t.target),
     h("div", { class: "badges" }, ["delivered", "pending", "retrying", "dead"].filter((s) => t[s]).map((s) => deliveryBadge(s, `${t[s]} ${s}`))),
     h("table", { class: "grid-table" },
       h("thead", {}, h("tr", {}, ["#", "Event", "Status", "Attempts", "Last error"].map((x) => h("th", {}, x)))),
