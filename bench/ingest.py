@@ -424,6 +424,7 @@ def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
         extra = os.environ.get("CALLHOOK_BENCH_MONITOR_TOML", "") if kind == "monitor-on" else ""
         if kind == "forward-on":
             extra = f'[[forward]]\nurl = "{FORWARD_TARGET["url"]}"\n'
+            extra += os.environ.get("CALLHOOK_BENCH_FORWARD_TOML", "")
         config.write_text(_MONITOR_CONFIG.get(kind, "") + extra, encoding="utf-8")
         command = [sys.executable, "-m", "callhook", "serve", "--db", db_url, "--port", str(port)]
         command += ["--config", str(config)]
@@ -524,9 +525,11 @@ def measure(
         if drain and kind == "forward-on":
             db_path = Path(db_url.removeprefix("sqlite:///"))
             waited, sent = drain_lag(db_path, drain, args.max_seconds)
+            dispatcher = cpu_total(relay_children(process.pid)) or 0.0
             print(
                 f"{'':>14}forwarded {sent} of {drain} events by the last ack; all delivered "
-                f"{waited:.2f} s after it",
+                f"{waited:.2f} s after it; dispatcher process "
+                f"{dispatcher / drain * 1e6:,.0f} us/event over its life",
                 flush=True,
             )
     finally:
@@ -571,12 +574,24 @@ def process_groups(pid: int) -> tuple[list[int], list[int]]:
             command = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
+        if b"callhook.relay._child" in command:
+            continue  # the relay's dispatcher: measured on its own (``relay_children``)
         (monitor if b"callhook.monitor._child" in command else receiver).append(child)
         if b"callhook.monitor._child" in command:
             monitor += _descendants(child)
         else:
             pending += children(child)
     return receiver, monitor
+
+
+def relay_children(pid: int) -> list[int]:
+    """The relay dispatcher's child process(es) of the receiver ``pid``."""
+    found = []
+    for child in [pid, *_descendants(pid)]:
+        with contextlib.suppress(OSError):
+            if b"callhook.relay._child" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+    return found
 
 
 def _descendants(pid: int) -> list[int]:

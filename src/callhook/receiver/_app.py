@@ -43,7 +43,7 @@ from callhook.receiver._redaction import RedactionMiddleware
 from callhook.receiver._retention import RetentionTask
 from callhook.receiver._security import SecurityHeadersMiddleware
 from callhook.redaction import Redactor
-from callhook.relay import Relay
+from callhook.relay import DispatcherProcess, Relay
 from callhook.store import Store
 
 __all__ = ["ReceiverApp", "create_app"]
@@ -82,8 +82,10 @@ class ReceiverApp:
         self._feed = feed
         #: The relay's commit hook when ``[[forward]]`` targets are configured.
         self.relay: Relay | None = None
-        #: The dispatcher sending to the forward targets while the lifespan runs one.
+        #: The dispatcher sending to the forward targets while the lifespan runs one in this
+        #: process (``[relay] isolation = "inline"``) or in a child process (the default).
         self.dispatcher: Dispatcher | None = None
+        self.dispatcher_process: DispatcherProcess | None = None
 
     @property
     def monitor(self) -> Monitor | None:
@@ -235,11 +237,20 @@ def create_app(
                     task = RetentionTask(the_store, config.retention, clock=clock)
                     await stack.enter_async_context(task)
                 if relay is not None and config.relay.deliver:
-                    receiver.dispatcher = await stack.enter_async_context(
-                        Dispatcher(the_store.url, create_tables=False)
-                    )
-                    stack.callback(setattr, receiver, "dispatcher", None)
-                    relay.on_commit = _waker(receiver.dispatcher)
+                    sender: Dispatcher | DispatcherProcess
+                    if config.relay.isolation == "process":
+                        sender = DispatcherProcess(
+                            the_store.url,
+                            log_format=config.log_format,
+                            priority=config.relay.process_priority,
+                        )
+                        receiver.dispatcher_process = await stack.enter_async_context(sender)
+                        stack.callback(setattr, receiver, "dispatcher_process", None)
+                    else:
+                        sender = Dispatcher(the_store.url, create_tables=False)
+                        receiver.dispatcher = await stack.enter_async_context(sender)
+                        stack.callback(setattr, receiver, "dispatcher", None)
+                    relay.on_commit = _waker(sender)
                     stack.callback(setattr, relay, "on_commit", None)
                 yield
         finally:
@@ -276,7 +287,7 @@ def _relay(config: ReceiverConfig) -> Relay:
     return Relay(config.relay.targets, postgres=scheme in ("postgresql", "postgres"))
 
 
-def _waker(dispatcher: Dispatcher) -> Callable[[], None]:
+def _waker(dispatcher: Dispatcher | DispatcherProcess) -> Callable[[], None]:
     """Wake ``dispatcher`` from the store's writer thread (after a commit that queued rows)."""
     loop = asyncio.get_running_loop()
 

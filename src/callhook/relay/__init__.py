@@ -8,5 +8,14 @@ retried and in order per call (docs/relay.md).
 
 from callhook.relay._config import MESSAGES_HEADER, ForwardTarget, RelayConfig
 from callhook.relay._hook import Relay, only_new_messages
+from callhook.relay._process import DispatcherProcess, DispatcherProcessError
 
-__all__ = ["MESSAGES_HEADER", "ForwardTarget", "Relay", "RelayConfig", "only_new_messages"]
+__all__ = [
+    "MESSAGES_HEADER",
+    "DispatcherProcess",
+    "DispatcherProcessError",
+    "ForwardTarget",
+    "Relay",
+    "RelayConfig",
+    "only_new_messages",
+]

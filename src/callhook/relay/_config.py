@@ -8,6 +8,7 @@ the event was queued with.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -118,6 +119,11 @@ class RelayConfig:
     targets: tuple[ForwardTarget, ...] = ()
     #: Run the dispatcher inside ``serve`` (else ``callhook deliver`` processes send).
     deliver: bool = True
+    #: ``process``: ``serve``'s dispatcher runs in a child process (another core than
+    #: ingest); ``inline``: in the receiver's own event loop.
+    isolation: str = "process"
+    #: The child's CPU priority: ``low`` (``nice`` 10), ``normal`` or ``idle``.
+    process_priority: str = "low"
 
     @classmethod
     def from_file(
@@ -140,25 +146,40 @@ class RelayConfig:
                         f"{source}: forward[{index}] must be a table", setting=f"forward[{index}]"
                     )
                 targets.append(ForwardTarget.from_table(table, f"forward[{index}]"))
-        deliver = True
+        settings: dict[str, Any] = {}  # Any: TOML values, checked below
         if relay is not None:
             if not isinstance(relay, dict):
                 raise ConfigError(f"{source}: expected a [relay] table", setting="relay")
-            for key, value in relay.items():
-                if key != "deliver":
-                    raise ConfigError(
-                        f"{source}: unknown setting relay.{key} (relay takes: deliver)",
-                        setting=f"relay.{key}",
-                    )
-                if not isinstance(value, bool):
-                    raise ConfigError("relay.deliver must be true or false", setting=key)
-                deliver = value
-        return cls(tuple(targets), deliver).checked()
+            settings = dict(relay)
+        unknown = sorted(set(settings) - {"deliver", "isolation", "process_priority"})
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown setting relay.{unknown[0]} (relay takes: deliver, "
+                "isolation, process_priority)",
+                setting=f"relay.{unknown[0]}",
+            )
+        deliver = settings.get("deliver", True)
+        if not isinstance(deliver, bool):
+            raise ConfigError("relay.deliver must be true or false", setting="relay.deliver")
+        isolation = settings.get("isolation", "process")
+        if isolation not in ("process", "inline"):
+            raise ConfigError(
+                'relay.isolation must be "process" (a child process sends) or "inline" (the '
+                f"receiver's own event loop sends), got {isolation!r}",
+                setting="relay.isolation",
+            )
+        priority = settings.get("process_priority", "low")
+        if priority not in ("low", "normal", "idle"):
+            raise ConfigError(
+                f'relay.process_priority must be "low", "normal" or "idle", got {priority!r}',
+                setting="relay.process_priority",
+            )
+        return cls(tuple(targets), deliver, isolation, priority).checked()
 
     def with_urls(self, urls: list[str]) -> RelayConfig:
         """These settings plus a target with defaults for each URL (``--forward``)."""
         added = tuple(ForwardTarget.from_url(url) for url in urls)
-        return RelayConfig(self.targets + added, self.deliver).checked()
+        return dataclasses.replace(self, targets=self.targets + added).checked()
 
     def checked(self) -> RelayConfig:
         """Raise ``ConfigError`` when two targets share a URL (a target is its URL in the

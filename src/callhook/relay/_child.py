@@ -1,0 +1,70 @@
+"""The dispatcher's child process: ``python -m callhook.relay._child DATABASE_URL PRIORITY
+[LOG_FORMAT]``.
+
+Started by ``DispatcherProcess``. It first lowers its CPU priority (``PRIORITY``: ``normal``,
+``low`` = ``nice`` 10, ``idle`` = Linux's ``SCHED_IDLE``). Each byte on stdin wakes the
+dispatcher; end of input, or SIGTERM, closes it (requests in flight finish) and the process
+exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+from callhook._logging import LogFormat, configure_logging
+from callhook.delivery import Dispatcher
+
+__all__ = ["main"]
+
+
+async def run(database_url: str) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    async with Dispatcher(database_url, create_tables=False) as dispatcher:
+
+        async def wakes() -> None:
+            while await reader.read(4096):
+                dispatcher.wake()
+            stop.set()  # end of input: the receiver is closing (or gone)
+
+        listener = asyncio.create_task(wakes(), name="callhook-relay-wakes")
+        await stop.wait()
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+
+
+def lower_priority(priority: str) -> None:
+    """``low``: ``nice`` 10; ``idle``: ``SCHED_IDLE`` (``nice`` 19 without it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        if priority == "idle":
+            try:
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            except (OSError, AttributeError):
+                os.nice(19)
+        elif priority == "low":
+            os.nice(10)
+
+
+def main(argv: list[str]) -> None:
+    lower_priority(argv[1])
+    if len(argv) > 2:
+        configure_logging(LogFormat(argv[2]))
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(run(argv[0]))
+    else:
+        uvloop.run(run(argv[0]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
