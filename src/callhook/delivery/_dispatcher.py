@@ -68,6 +68,9 @@ class Dispatcher(Loops):
     ``lease_margin``: seconds added to an endpoint's timeout while a row is held in flight
     (after a crash, its rows are sent again once that has passed). ``poll_interval``: seconds
     between looks for rows added by other processes (``None``: only wake on own activity).
+    ``batch_interval``: seconds each claim and each record waits after the one before, so
+    that more rows share a transaction (fewer, larger transactions: on SQLite each one takes
+    the database's write lock from other processes that write, such as a receiver).
     ``redact``: hide ``assistantServer`` secrets in payloads. ``close_timeout``: seconds
     ``close`` waits for requests in flight before cancelling them.
     """
@@ -85,6 +88,7 @@ class Dispatcher(Loops):
         per_endpoint: int = 32,
         lease_margin: float = 30.0,
         poll_interval: float | None = 1.0,
+        batch_interval: float = 0.0,
         redact: bool = True,
         create_tables: bool = True,
         close_timeout: float = 10.0,
@@ -100,6 +104,7 @@ class Dispatcher(Loops):
         self._per_endpoint = per_endpoint
         self._lease_margin = lease_margin
         self._poll_interval = poll_interval
+        self._batch_interval = batch_interval
         self._redact = redact
         self._create_tables = create_tables
         self._close_timeout = close_timeout

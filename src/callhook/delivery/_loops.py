@@ -57,6 +57,7 @@ class Loops:
     _per_endpoint: int
     _lease_margin: float
     _poll_interval: float | None
+    _batch_interval: float
     _stopping: bool
     _sends_over: bool
     _executor: ThreadPoolExecutor | None
@@ -164,6 +165,8 @@ class Loops:
                 )
                 self._sends.add(task)
                 task.add_done_callback(self._sends.discard)
+            if self._batch_interval > 0:
+                await asyncio.sleep(self._batch_interval)  # the next claim takes more rows
             if claimed and len(claimed) >= free:
                 await asyncio.sleep(0)
                 continue  # there may be more; claim again once the loop has run
@@ -231,6 +234,8 @@ class Loops:
                     _log_result(result)
                 self._wake.set()
                 self._notify_progress()
+                if self._batch_interval > 0 and not self._sends_over:
+                    await asyncio.sleep(self._batch_interval)  # more results per record
             if self._sends_over and not self._results:
                 return
 

@@ -9,8 +9,8 @@ them: signed, retried, in order per call and target.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -72,7 +72,7 @@ class Relay:
                     body, config = only_new_messages(item, result.new_ids), target.trimmed
                 rows.append(
                     NewRow(
-                        webhook_id=f"msg_{uuid.uuid4().hex}",
+                        webhook_id=f"msg_{os.urandom(16).hex()}",
                         call_id=call_id,
                         event_type=item.type.value,
                         url=target.url,
