@@ -342,6 +342,7 @@ def test_delivery_exports_are_sorted_and_exact() -> None:
         "outbox_stats",
         "parse_retry_after",
         "replay",
+        "requeue",
         "safe_url",
         "servers_by_assistant",
     ]

@@ -27,6 +27,7 @@ from callhook.delivery._policy import (
     parse_retry_after,
 )
 from callhook.delivery._replay import open_outbox, replay
+from callhook.delivery._requeue import requeue
 from callhook.delivery._resolve import ServerResolver, servers_by_assistant
 from callhook.delivery._rows import NewRow
 from callhook.delivery._signing import ATTEMPT_HEADER, SECRET_HEADER, SEQUENCE_HEADER
@@ -70,6 +71,7 @@ __all__ = [
     "outbox_stats",
     "parse_retry_after",
     "replay",
+    "requeue",
     "safe_url",
     "servers_by_assistant",
 ]

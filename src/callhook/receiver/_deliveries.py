@@ -23,8 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from callhook.delivery import safe_url
-from callhook.delivery._requeue import requeue
+from callhook.delivery import requeue, safe_url
 from callhook.receiver._api import (
     BadParameter,
     endpoint,
