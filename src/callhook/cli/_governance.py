@@ -41,7 +41,8 @@ def db_purge(
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
-    """Remove old calls (every row of them), event bodies and resolved alerts now.
+    """Remove old calls (every row of them), event bodies, resolved alerts and finished
+    deliveries now.
 
     With --before, everything received before that time; without it, what the [retention]
     section of the config file says.
@@ -58,7 +59,7 @@ def db_purge(
         else:
             raise ConfigError(
                 "Nothing to purge: give --before DATE, or calls_days / event_bodies_days / "
-                "alerts_days under [retention] in the --config file",
+                "alerts_days / deliveries_days under [retention] in the --config file",
                 setting="retention",
             )
         engine = make_engine(settings.database_url)
@@ -71,7 +72,7 @@ def db_purge(
     typer.echo(
         f"OK    purged {total.removed.calls} calls ({sum(total.removed.rows.values())} rows), "
         f"{total.bodies_trimmed} event bodies, {total.unattributed} unattributed events, "
-        f"{total.alerts} alerts"
+        f"{total.alerts} alerts, {total.deliveries} finished deliveries"
     )
 
 

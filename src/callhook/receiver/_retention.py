@@ -37,6 +37,9 @@ class RetentionConfig:
     event_bodies_days: float | None = None
     #: Resolved alerts last updated more than this many days ago.
     alerts_days: float | None = None
+    #: Deliveries (the relay's outbox rows, with their request bodies) delivered or given up
+    #: more than this many days ago.
+    deliveries_days: float | None = None
     #: Seconds between two purge passes.
     interval_seconds: float = 600.0
     #: Calls (or rows) removed per transaction.
@@ -47,7 +50,13 @@ class RetentionConfig:
     @property
     def enabled(self) -> bool:
         return any(
-            days is not None for days in (self.calls_days, self.event_bodies_days, self.alerts_days)
+            days is not None
+            for days in (
+                self.calls_days,
+                self.event_bodies_days,
+                self.alerts_days,
+                self.deliveries_days,
+            )
         )
 
     def cutoffs(self, now_ms: int) -> Cutoffs:
@@ -56,6 +65,7 @@ class RetentionConfig:
             calls_days=self.calls_days,
             event_bodies_days=self.event_bodies_days,
             alerts_days=self.alerts_days,
+            deliveries_days=self.deliveries_days,
         )
 
     @classmethod

@@ -1,8 +1,10 @@
 """Retention: removing what is older than allowed, in small transactions.
 
-Three horizons, each optional: whole calls (every row of a call whose last event arrived
+Four horizons, each optional: whole calls (every row of a call whose last event arrived
 before the cutoff, through ``remove_calls``), event bodies (the kept bodies of individual
-events, and whole unattributed events) and resolved alerts. A ``Purger`` does the work one
+events, and whole unattributed events), resolved alerts, and finished deliveries (the
+outbox rows delivered or given up, with their attempts: the relay keeps each forwarded body
+until then). A ``Purger`` does the work one
 small batch per transaction (``step``), so that a purge never holds the database long: the
 receiver's background task and ``callhook db purge`` both loop over ``step`` until it
 reports that nothing is left.
@@ -13,7 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, Select, Table, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Table,
+    column,
+    delete,
+    func,
+    select,
+    table,
+    update,
+)
 
 from callhook.store._engine import write_transaction
 from callhook.store._erasure import Erased, remove_calls
@@ -23,6 +36,10 @@ from callhook.store._schema import arrivals, calls, unattributed
 __all__ = ["DAY_MS", "Cutoffs", "PurgeStep", "Purger", "purge"]
 
 DAY_MS = 86_400_000
+# The outbox lives in this database but callhook.delivery defines it (it depends on this
+# package): name only what is needed here. Times there are unix seconds.
+_outbox = table("callhook_delivery_outbox", column("id"), column("status"), column("finished_at"))
+_attempts = table("callhook_delivery_attempts", column("outbox_id"))
 #: Calls are found through their first event's timestamp (indexed), then confirmed by the
 #: receiver-clock time of their last event: a sender clock up to this far ahead still purges.
 _SKEW_MS = DAY_MS
@@ -38,6 +55,8 @@ class Cutoffs:
     event_bodies: int | None = None
     #: Resolved alerts last updated before this.
     alerts: int | None = None
+    #: Deliveries (outbox rows) delivered or given up before this.
+    deliveries: int | None = None
 
     @classmethod
     def from_days(
@@ -47,16 +66,17 @@ class Cutoffs:
         calls_days: float | None = None,
         event_bodies_days: float | None = None,
         alerts_days: float | None = None,
+        deliveries_days: float | None = None,
     ) -> Cutoffs:
         def cut(days: float | None) -> int | None:
             return None if days is None else now_ms - int(days * DAY_MS)
 
-        return cls(cut(calls_days), cut(event_bodies_days), cut(alerts_days))
+        return cls(cut(calls_days), cut(event_bodies_days), cut(alerts_days), cut(deliveries_days))
 
     @classmethod
     def before(cls, cutoff_ms: int) -> Cutoffs:
         """Everything received before one date (``callhook db purge --before``)."""
-        return cls(cutoff_ms, cutoff_ms, cutoff_ms)
+        return cls(cutoff_ms, cutoff_ms, cutoff_ms, cutoff_ms)
 
 
 @dataclass(slots=True)
@@ -68,11 +88,16 @@ class PurgeStep:
     bodies_trimmed: int = 0
     unattributed: int = 0
     alerts: int = 0
+    deliveries: int = 0
 
     @property
     def rows(self) -> int:
         return (
-            sum(self.removed.rows.values()) + self.bodies_trimmed + self.unattributed + self.alerts
+            sum(self.removed.rows.values())
+            + self.bodies_trimmed
+            + self.unattributed
+            + self.alerts
+            + self.deliveries
         )
 
 
@@ -99,6 +124,7 @@ class Purger:
                 (self._bodies, cutoffs.event_bodies),
                 (self._unattributed, cutoffs.event_bodies),
                 (self._alerts, cutoffs.alerts),
+                (self._deliveries, cutoffs.deliveries),
             )
             if cutoff is not None
         ]
@@ -193,6 +219,25 @@ class Purger:
         step.alerts = _delete_some(conn, monitor_alerts, old, self.batch)
         return step.alerts < self.batch
 
+    def _deliveries(self, conn: Connection, step: PurgeStep) -> bool:
+        cutoff = self.cutoffs.deliveries
+        assert cutoff is not None
+        chosen = [
+            row_id
+            for (row_id,) in conn.execute(
+                select(_outbox.c.id)
+                .where(
+                    _outbox.c.status.in_(("delivered", "dead")),
+                    _outbox.c.finished_at < cutoff / 1000,
+                )
+                .limit(self.batch)
+            )
+        ]
+        if chosen:
+            conn.execute(delete(_attempts).where(_attempts.c.outbox_id.in_(chosen)))
+            step.deliveries = conn.execute(delete(_outbox).where(_outbox.c.id.in_(chosen))).rowcount
+        return len(chosen) < self.batch
+
 
 def _delete_some(conn: Connection, target: Table, old: Select[tuple[int]], limit: int) -> int:
     """Delete up to ``limit`` rows of ``target`` whose ``pk`` the query ``old`` selects."""
@@ -226,5 +271,6 @@ def purge(
         total.bodies_trimmed += step.bodies_trimmed
         total.unattributed += step.unattributed
         total.alerts += step.alerts
+        total.deliveries += step.deliveries
         if progress is not None:
             progress(step)
