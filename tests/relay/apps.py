@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
-import time
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import NoReturn
@@ -52,7 +51,6 @@ class Arrival:
     status: int | None
     #: Why the signature did not verify, ``None`` when it did (or the app has no secret).
     signature_error: str | None
-    received_at: float
 
     @property
     def webhook_id(self) -> str:
@@ -76,8 +74,6 @@ class TargetApp:
     _socket: socket.socket | None = None
     _runner: web.AppRunner | None = None
     _opening: asyncio.Task[None] | None = None
-    #: When the app started listening (``time.monotonic()``), ``None`` while it has not.
-    listening_since: float | None = None
 
     @property
     def port(self) -> int:
@@ -109,7 +105,6 @@ class TargetApp:
     async def _open(self) -> None:
         assert self._runner is not None and self._socket is not None
         await web.SockSite(self._runner, self._socket).start()
-        self.listening_since = time.monotonic()
 
     async def aclose(self) -> None:
         if self._opening is not None:
@@ -155,7 +150,7 @@ class TargetApp:
             except WebhookVerificationError as exc:
                 error = str(exc) or type(exc).__name__
         order = len(self.arrivals)
-        self.arrivals.append(Arrival(order, headers, body, status, error, time.monotonic()))
+        self.arrivals.append(Arrival(order, headers, body, status, error))
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         headers = {k.lower(): v for k, v in request.headers.items()}

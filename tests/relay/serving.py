@@ -166,3 +166,33 @@ def outbox_rows(db_url: str) -> dict[str, int]:
     finally:
         engine.dispose()
     return {str(url): int(count) for url, count in rows}
+
+
+def outbox_states(db_url: str) -> dict[tuple[str, str], int]:
+    """Outbox rows per (target URL, status)."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT url, status, count(*) FROM callhook_delivery_outbox GROUP BY 1, 2")
+            ).all()
+    finally:
+        engine.dispose()
+    return {(str(url), str(status)): int(count) for url, status, count in rows}
+
+
+def failed_connects(db_url: str, url: str) -> int:
+    """Attempts to ``url`` that got no HTTP answer (refused, reset) and are to be retried."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text(
+                    "SELECT count(*) FROM callhook_delivery_attempts WHERE url = :url "
+                    "AND outcome = 'retry' AND status_code IS NULL"
+                ),
+                {"url": url},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(found)
