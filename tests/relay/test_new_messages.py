@@ -50,3 +50,19 @@ async def test_a_message_first_seen_in_a_hang_still_reaches_the_conversation_upd
         m["messageId"] for r in rows for m in msgspec.json.decode(r[4])["message"]["messages"]
     ]
     assert rebuilt == [w.message_id, u1.message_id, b1.message_id]
+
+
+async def test_what_is_not_yet_carried_survives_a_restart(db_url: str) -> None:
+    """The writer reloads the call (``messages.in_update``) rather than trusting memory."""
+    w, u1, b1 = welcome(), user(1, "hello", T0_MS + 1_000), bot(1, "hi", T0_MS + 7_000)
+    postgres = db_url.startswith("postgresql")
+    async with Store(db_url, hook=Relay([NEW], postgres=postgres)) as first:
+        await first.ingest(parse_event(body(conv("A", [w])), received_at=T0_MS))
+        await first.ingest(parse_event(body(hang("A", [w, u1], T0_MS + 6_500)), received_at=T0_MS))
+    async with Store(db_url, hook=Relay([NEW], postgres=postgres)) as second:
+        await second.ingest(parse_event(body(conv("A", [w, u1, b1])), received_at=T0_MS + 2))
+        rows = [r for r in await outbox(second) if r[2] == "conversation-update"]
+    rebuilt = [
+        m["messageId"] for r in rows for m in msgspec.json.decode(r[4])["message"]["messages"]
+    ]
+    assert rebuilt == [w.message_id, u1.message_id, b1.message_id]

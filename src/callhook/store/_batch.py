@@ -37,8 +37,9 @@ class Outcome:
     call_id: str | None
     new_messages: int = 0
     late: bool = False
-    #: The messageIds of the new messages, in the event's order (not compared: a detail
-    #: of ``new_messages``).
+    #: The messageIds of the new messages, in the event's order; for a conversation-update,
+    #: also those it is the first conversation-update to carry (stored from a hang, an
+    #: error or the report before). Not compared: a detail of ``new_messages``.
     new_ids: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -49,6 +50,8 @@ class KnownCall:
     state: CallState
     version: int
     message_ids: set[str] = field(default_factory=set)
+    #: Stored messages no conversation-update has carried yet (``messages.in_update``).
+    uncarried: set[str] = field(default_factory=set)
     digests: set[int] = field(default_factory=set)
 
 
@@ -59,6 +62,8 @@ class Batch:
     messages: list[Row] = field(default_factory=list)
     arrivals: list[Row] = field(default_factory=list)
     duplicates: list[Row] = field(default_factory=list)
+    #: ``(call_pk, message_id)`` of stored messages a conversation-update now carries.
+    carried: list[Row] = field(default_factory=list)
     rare: Rare = field(default_factory=Rare)
     dirty: dict[str, KnownCall] = field(default_factory=dict)
 
@@ -108,9 +113,13 @@ def apply_event(
     late = merge(state, item)
     call.digests.add(item.digest)
     recovery = item.type is EventType.HANG
+    update = item.type is EventType.CONVERSATION_UPDATE
+    carried = _carried(item, call, pk, batch) if update and call.uncarried else ()
     for row in pending:
         call.message_ids.add(row[0])
-        batch.messages.append((pk, *row))
+        batch.messages.append((pk, *row, update))
+        if not update:
+            call.uncarried.add(row[0])
         recovery = recovery or row[5] is not None
     if recovery:
         batch.rare.recoveries.add(pk)
@@ -141,7 +150,21 @@ def apply_event(
         batch.rare.add_hang(item, state)
     elif item.type is EventType.ERROR:
         batch.rare.add_error(item, state)
-    return Outcome("stored", call_id, len(pending), late, tuple(row[0] for row in pending))
+    new_ids = tuple(row[0] for row in pending)
+    return Outcome("stored", call_id, len(pending), late, new_ids + carried if carried else new_ids)
+
+
+def _carried(item: Incoming, call: KnownCall, pk: int | None, batch: Batch) -> tuple[str, ...]:
+    """The stored messages that a conversation-update carries for the first time (they came
+    in a hang, an error or the report before): marked carried, their ids returned."""
+    found = []
+    for message in item.messages or ():
+        message_id = message.message_id
+        if message_id in call.uncarried:
+            call.uncarried.discard(message_id)
+            batch.carried.append((pk, message_id))
+            found.append(message_id)
+    return tuple(found)
 
 
 def _status(item: Incoming, status: str, state: CallState, batch: Batch) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 __all__ = [
@@ -112,6 +113,10 @@ messages = Table(
     # A late response (``metrics.hang``): the user message it answers and how long it took.
     Column("hang_reply_to", String),
     Column("hang_waited_ms", BigInteger),
+    # Whether a conversation-update has carried the message yet (false while it has come only
+    # in a hang, an error or the report): the relay's ``messages = "new"`` sends it with the
+    # first conversation-update that does.
+    Column("in_update", Boolean, nullable=False, server_default=true()),
     UniqueConstraint("call_pk", "message_id"),
 )
 

@@ -41,6 +41,7 @@ Params = dict[str, Any]
 
 MESSAGE_COLUMNS = (
     "call_pk", "message_id", "position", "ts", "role", "body", "hang_reply_to", "hang_waited_ms",
+    "in_update",
 )  # fmt: skip
 ARRIVAL_COLUMNS = (
     "call_pk", "digest", "type", "event_ts", "received_at", "last_received_at", "duplicates",
@@ -64,6 +65,9 @@ class HotSql:
         p = self._p = "%s" if self.postgres else "?"
         self.insert_messages = _insert("messages", MESSAGE_COLUMNS, p)
         self.insert_arrivals = _insert("arrivals", ARRIVAL_COLUMNS, p)
+        self.carry_messages = (
+            f"UPDATE messages SET in_update = TRUE WHERE call_pk = {p} AND message_id = {p}"
+        )
         self.count_duplicate = (
             f"UPDATE arrivals SET last_received_at = {p}, duplicates = duplicates + 1 "
             f"WHERE call_pk = {p} AND digest = {p}"

@@ -255,9 +255,11 @@ class Writer:
         for row in conn.execute(select(calls).where(calls.c.call_id.in_(call_ids))):
             loaded[row.pk] = KnownCall(state_from_row(row), row.version)
         pks = list(loaded)
-        query = select(messages.c.call_pk, messages.c.message_id)
-        for pk, message_id in conn.execute(query.where(messages.c.call_pk.in_(pks))):
+        stored = select(messages.c.call_pk, messages.c.message_id, messages.c.in_update)
+        for pk, message_id, in_update in conn.execute(stored.where(messages.c.call_pk.in_(pks))):
             loaded[pk].message_ids.add(message_id)
+            if not in_update:
+                loaded[pk].uncarried.add(message_id)
         query = select(arrivals.c.call_pk, arrivals.c.digest)
         for pk, digest in conn.execute(query.where(arrivals.c.call_pk.in_(pks))):
             loaded[pk].digests.add(digest)
@@ -298,6 +300,7 @@ class Writer:
         sql = self._sql
         batch.rare.write_before(conn, self._postgres)
         run_many(conn, sql.insert_messages, batch.messages)
+        run_many(conn, sql.carry_messages, batch.carried)
         run_many(conn, sql.insert_arrivals, batch.arrivals)
         run_many(conn, sql.count_duplicate, batch.duplicates)
         counts = batch.rare.write_after(conn, self._postgres)
