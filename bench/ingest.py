@@ -419,7 +419,11 @@ def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
         # The monitor's log sink writes one line per alert (each hang, each error).
         stderr = SERVE_LOG.open("ab")
     elif kind in _MONITOR_CONFIG or kind.startswith("forward-"):
-        folder = Path(db_url.removeprefix("sqlite:///")).parent
+        folder = (
+            Path(db_url.removeprefix("sqlite:///")).parent
+            if db_url.startswith("sqlite")
+            else Path(FORWARD_TARGET["folder"])
+        )
         config = folder / f"{kind}.toml"
         extra = os.environ.get("CALLHOOK_BENCH_MONITOR_TOML", "") if kind == "monitor-on" else ""
         if kind == "forward-on":
@@ -523,8 +527,7 @@ def measure(
         spent = cpu_total(monitor) if monitor else None
         after = (after_receiver, spent * ok / (ok + warmed) if spent is not None else None)
         if drain and kind == "forward-on":
-            db_path = Path(db_url.removeprefix("sqlite:///"))
-            waited, sent = drain_lag(db_path, drain, args.max_seconds)
+            waited, sent = drain_lag(db_url, drain, args.max_seconds)
             dispatcher = cpu_total(relay_children(process.pid)) or 0.0
             print(
                 f"{'':>14}forwarded {sent} of {drain} events by the last ack; all delivered "
@@ -687,46 +690,78 @@ def forward_overhead(
 ) -> None:
     """``callhook serve`` without and with one forward target (a no-op app in its own
     process), paired rounds in alternating order; after each forwarding run, how long the
-    outbox took to be delivered in full after the last ack."""
+    outbox took to be delivered in full after the last ack. With ``--postgres`` (or
+    ``CALLHOOK_TEST_POSTGRES_URL``) the same on PostgreSQL afterwards, a fresh schema per run."""
     target_port = free_port()
     target = start("noop", target_port, "")
     FORWARD_TARGET["url"] = f"http://127.0.0.1:{target_port}/hooks"
-    rates: dict[str, list[float]] = {"forward-off": [], "forward-on": []}
     events = sum(len(c) for c in calls) + sum(len(c) for c in warmup)
+    postgres = args.postgres or os.environ.get("CALLHOOK_TEST_POSTGRES_URL")
+    results: dict[str, float] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="callhook-bench-") as folder:
-            for round_ in range(1, args.rounds + 1):
-                print(f"round {round_} of {args.rounds}", flush=True)
-                kinds = list(rates) if round_ % 2 else list(reversed(rates))
-                for kind in kinds:
-                    db = Path(folder) / f"bench-{round_}-{kind}.sqlite3"
-                    rates[kind].append(
-                        measure(kind, calls, warmup, args, f"sqlite:///{db}", drain=events)
-                    )
+            FORWARD_TARGET["folder"] = folder
+            for database in ["sqlite", "postgresql"] if postgres else ["sqlite"]:
+                rates: dict[str, list[float]] = {"forward-off": [], "forward-on": []}
+                CPU.clear()
+                print(f"-- {database}", flush=True)
+                for round_ in range(1, args.rounds + 1):
+                    print(f"round {round_} of {args.rounds}", flush=True)
+                    kinds = list(rates) if round_ % 2 else list(reversed(rates))
+                    for kind in kinds:
+                        with contextlib.ExitStack() as stack:
+                            if database == "sqlite":
+                                db = Path(folder) / f"bench-{round_}-{kind}.sqlite3"
+                                url = f"sqlite:///{db}"
+                            else:
+                                assert postgres is not None
+                                url = stack.enter_context(postgres_schema(postgres))
+                            rate = measure(kind, calls, warmup, args, url, drain=events)
+                            rates[kind].append(rate)
+                results[database] = _forward_summary(database, rates)
     finally:
         target.send_signal(signal.SIGINT)
         target.wait(timeout=30)
+    line = f"RESULT forward_vs_without={results['sqlite']:.2f}"
+    if "postgresql" in results:
+        line += f" pg_forward_vs_without={results['postgresql']:.2f}"
+    print(line)
+
+
+def _forward_summary(database: str, rates: dict[str, list[float]]) -> float:
     off, on = (statistics.median(rates[k]) for k in rates)
     paired = [b / a for a, b in zip(rates["forward-off"], rates["forward-on"], strict=True)]
-    print(f"median events/s: no forward target {off:,.0f}, one {on:,.0f} (ratio {on / off:.2f})")
-    print("with/without per round: " + ", ".join(f"{r:.2f}" for r in paired))
+    print(
+        f"{database}: median events/s: no forward target {off:,.0f}, one {on:,.0f} "
+        f"(ratio {on / off:.2f}); with/without per round: " + ", ".join(f"{r:.2f}" for r in paired)
+    )
     for kind, rounds in CPU.items():
         servers = [server for server, _ in rounds]
-        print(f"median receiver CPU per event, {kind}: {statistics.median(servers):,.0f} us")
-    print(f"RESULT forward_vs_without={statistics.median(paired):.2f}")
+        median = statistics.median(servers)
+        print(f"{database}: median receiver CPU per event, {kind}: {median:,.0f} us")
+    return statistics.median(paired)
 
 
-def drain_lag(db_path: Path, events: int, seconds: float) -> tuple[float, int]:
+def drain_lag(db_url: str, events: int, seconds: float) -> tuple[float, int]:
     """Seconds until the outbox holds ``events`` rows, none pending; and how many were
     delivered by the time the wait began."""
+    sql = (
+        "SELECT count(*), count(*) FILTER (WHERE status = 'pending'), "
+        "count(*) FILTER (WHERE status = 'delivered') FROM callhook_delivery_outbox"
+    )
     began = time.perf_counter()
     delivered_at_start = -1
     while time.perf_counter() - began < seconds:
-        with sqlite3.connect(db_path, timeout=30) as db:
-            total, pending, delivered = db.execute(
-                "SELECT count(*), count(*) FILTER (WHERE status = 'pending'), "
-                "count(*) FILTER (WHERE status = 'delivered') FROM callhook_delivery_outbox"
-            ).fetchone()
+        if db_url.startswith("sqlite"):
+            with sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=30) as db:
+                total, pending, delivered = db.execute(sql).fetchone()
+        else:
+            import psycopg
+
+            with psycopg.connect(db_url) as pg:
+                row = pg.execute(sql).fetchone()
+                assert row is not None
+                total, pending, delivered = row
         if delivered_at_start < 0:
             delivered_at_start = delivered
         if total >= events and pending == 0:
