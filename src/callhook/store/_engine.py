@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,11 +95,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Any: SQLAlchemy's event passes the DBAPI connection (sqlite3) and a pool record untyped.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    _set_wal(cursor)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _set_wal(cursor: Any) -> None:  # Any: a sqlite3 cursor
+    """``journal_mode=WAL``. Turning a new database to WAL needs it alone for a moment, and
+    SQLite answers "database is locked" at once (without its busy wait) while another
+    connection holds it, as when several processes open a new database together: try again
+    for up to the busy timeout."""
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _sqlite_begin(connection: Any) -> None:
