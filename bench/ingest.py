@@ -48,9 +48,14 @@ appended to the monitored server's config file to measure variants (e.g.
 the dispatcher inside ``serve``, the default), side by side, each on a fresh database, the
 order alternating between rounds (5 unless ``--rounds`` says otherwise). After each
 forwarding run it waits until every event was delivered to the no-op app and prints how many
-were already delivered at the last ack and how long the rest took. The last line is
-``RESULT forward_vs_without=...``, the median of the rounds' with/without ratios (target: at
-least 0.80).
+were already delivered at the last ack, how long the rest took and the dispatcher child's CPU
+per event. With PostgreSQL (``--postgres`` or ``CALLHOOK_TEST_POSTGRES_URL``) the same rounds
+run on it too. The last line is ``RESULT forward_vs_without=...``, the median of the rounds'
+with/without ratios on SQLite (target: at least 0.80), then ``pg_forward_vs_without=...``.
+``--queue-only`` measures queuing alone: the forwarding server runs with ``[relay] deliver =
+false``, so its rows are written in the ingest transaction and nothing is sent (nor waited
+for). ``CALLHOOK_BENCH_FORWARD_TOML`` is appended to the target's ``[[forward]]`` table to
+measure variants (e.g. ``messages = "new"``).
 """
 
 from __future__ import annotations
@@ -429,6 +434,8 @@ def start(kind: str, port: int, db_url: str) -> subprocess.Popen[bytes]:
         if kind == "forward-on":
             extra = f'[[forward]]\nurl = "{FORWARD_TARGET["url"]}"\n'
             extra += os.environ.get("CALLHOOK_BENCH_FORWARD_TOML", "")
+            if FORWARD_TARGET.get("queue_only"):
+                extra += "\n[relay]\ndeliver = false\n"
         config.write_text(_MONITOR_CONFIG.get(kind, "") + extra, encoding="utf-8")
         command = [sys.executable, "-m", "callhook", "serve", "--db", db_url, "--port", str(port)]
         command += ["--config", str(config)]
@@ -695,6 +702,7 @@ def forward_overhead(
     target_port = free_port()
     target = start("noop", target_port, "")
     FORWARD_TARGET["url"] = f"http://127.0.0.1:{target_port}/hooks"
+    FORWARD_TARGET["queue_only"] = "yes" if args.queue_only else ""
     events = sum(len(c) for c in calls) + sum(len(c) for c in warmup)
     postgres = args.postgres or os.environ.get("CALLHOOK_TEST_POSTGRES_URL")
     results: dict[str, float] = {}
@@ -716,7 +724,8 @@ def forward_overhead(
                             else:
                                 assert postgres is not None
                                 url = stack.enter_context(postgres_schema(postgres))
-                            rate = measure(kind, calls, warmup, args, url, drain=events)
+                            drain = 0 if args.queue_only else events
+                            rate = measure(kind, calls, warmup, args, url, drain=drain)
                             rates[kind].append(rate)
                 results[database] = _forward_summary(database, rates)
     finally:
@@ -808,6 +817,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--forward", action="store_true", help="one forward target vs none instead (see above)"
+    )
+    parser.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="with --forward: serve only queues ([relay] deliver = false), nothing is sent",
     )
     args = parser.parse_args()
     if args.rounds is None:

@@ -309,6 +309,7 @@ def test_delivery_exports_are_sorted_and_exact() -> None:
         "ATTEMPT_HEADER",
         "DEFAULT_SCHEDULE",
         "DEFAULT_TIMEOUT_SECONDS",
+        "DELIVERY_COLUMNS",
         "METADATA",
         "REDACTED",
         "SECRET_HEADER",

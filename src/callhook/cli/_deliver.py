@@ -36,7 +36,7 @@ def deliver(
     call's events still go out in order.
     """
     from callhook.receiver import load_config
-    from callhook.relay._child import run
+    from callhook.relay import run_dispatcher
     from callhook.store import upgrade
 
     configure_logging(log_format)
@@ -44,7 +44,7 @@ def deliver(
         settings = load_config(config, database_url=db)
         upgrade(settings.database_url)
         asyncio.run(
-            run(
+            run_dispatcher(
                 settings.database_url,
                 wake_on_stdin=False,
                 poll_interval=poll_interval,

@@ -6,6 +6,7 @@
 
 from callhook._exceptions import DeliveryConfigError, DeliveryError
 from callhook.delivery._admin import (
+    DELIVERY_COLUMNS,
     AttemptRecord,
     DeliveryRecord,
     OutboxStats,
@@ -38,6 +39,7 @@ __all__ = [
     "ATTEMPT_HEADER",
     "DEFAULT_SCHEDULE",
     "DEFAULT_TIMEOUT_SECONDS",
+    "DELIVERY_COLUMNS",
     "METADATA",
     "REDACTED",
     "SECRET_HEADER",

@@ -11,6 +11,7 @@ from callhook.delivery._rows import DEAD, DELIVERED, PENDING
 from callhook.delivery._tables import ATTEMPTS, OUTBOX
 
 __all__ = [
+    "DELIVERY_COLUMNS",
     "AttemptRecord",
     "DeliveryRecord",
     "OutboxStats",
@@ -54,7 +55,8 @@ class AttemptRecord:
     error: str | None
 
 
-_RECORD_COLUMNS = (
+#: The columns of a ``DeliveryRecord`` (no body, no configuration: they may hold secrets).
+DELIVERY_COLUMNS = (
     OUTBOX.c.id,
     OUTBOX.c.webhook_id,
     OUTBOX.c.call_id,
@@ -80,7 +82,7 @@ def list_deliveries(
     limit: int = 100,
 ) -> list[DeliveryRecord]:
     """Outbox rows, newest first; ``failed``: only dead letters (given up)."""
-    query = sa.select(*_RECORD_COLUMNS).order_by(OUTBOX.c.id.desc()).limit(limit)
+    query = sa.select(*DELIVERY_COLUMNS).order_by(OUTBOX.c.id.desc()).limit(limit)
     if ids is not None:
         query = query.where(OUTBOX.c.id.in_(list(ids)))
     if failed:

@@ -10,13 +10,12 @@ must outlive the receiver's shutdown long enough to drain (it ends at end of inp
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
 import sys
 
 import msgspec
 
+from callhook._children import lower_priority
 from callhook._exceptions import DecodeError
 from callhook._logging import configure_logging
 from callhook.events import decode_lazy
@@ -42,20 +41,6 @@ async def _frame(reader: asyncio.StreamReader) -> tuple[int, int] | None:
         return None
     at, length = FRAME.unpack(header)
     return at, length
-
-
-def lower_priority(priority: str) -> None:
-    """``idle``: Linux's ``SCHED_IDLE`` (CPU time only when nothing else wants it; ``nice``
-    19 where that policy does not exist); ``low``: ``nice`` 10; ``normal``: unchanged."""
-    if priority == "idle":
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        except (AttributeError, OSError):
-            with contextlib.suppress(OSError):
-                os.nice(19)
-    elif priority == "low":
-        with contextlib.suppress(OSError):
-            os.nice(10)
 
 
 async def run() -> None:

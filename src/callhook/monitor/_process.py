@@ -30,6 +30,7 @@ from typing import Self
 
 import msgspec
 
+from callhook._children import copy_stderr
 from callhook._exceptions import CallhookError
 from callhook.monitor._config import MonitorConfig
 
@@ -180,7 +181,7 @@ class MonitorProcess:
         first = msgspec.json.encode(settings)
         proc.stdin.write(FRAME.pack(0, len(first)) + first)
         self._proc = proc
-        relay = asyncio.create_task(_relay(proc), name=f"callhook-monitor-stderr-{proc.pid}")
+        relay = asyncio.create_task(copy_stderr(proc), name=f"callhook-monitor-stderr-{proc.pid}")
         self._relays.add(relay)
         relay.add_done_callback(self._relays.discard)
         logger.info("monitor.process_started pid=%s", proc.pid)
@@ -281,12 +282,3 @@ class MonitorProcess:
             restarts=self._restarts,
             buffered=self._buffered(),
         )
-
-
-async def _relay(proc: asyncio.subprocess.Process) -> None:
-    """Copy the child's stderr (its log) to this process's ``sys.stderr`` line by line, so
-    that a live display in this process keeps its lines whole."""
-    assert proc.stderr is not None
-    while line := await proc.stderr.readline():
-        sys.stderr.write(line.decode("utf-8", "replace"))
-        sys.stderr.flush()

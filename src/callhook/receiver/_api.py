@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from callhook.receiver._apiauth import TOKEN_NAME
 from callhook.receiver._asgi import error_body
 from callhook.receiver._metrics import ReceiverMetrics
 from callhook.store import (
@@ -39,6 +40,7 @@ __all__ = [
     "limit_param",
     "page_response",
     "time_param",
+    "token_name",
 ]
 
 _DEFAULT_LIMIT = 50
@@ -61,6 +63,22 @@ def json_response(value: Any, status: int = 200) -> Response:  # Any: any JSON-r
 
 def error_response(status: int, code: str, message: str, path: str | None = None) -> Response:
     return Response(error_body(code, message, path), status, media_type="application/json")
+
+
+def token_name(request: Request, doing: str, why: str) -> str | Response:
+    """The name of the API token that sent ``request``, or the 403 to answer when none did:
+    ``doing`` (e.g. "Erasing a call") needs a token so that ``why`` (what names the asker)."""
+    actor = request.scope.get(TOKEN_NAME)
+    if isinstance(actor, str):
+        return actor
+    return error_response(
+        403,
+        "token_required",
+        f"{doing} needs an API token, so that {why} can name who asked: configure tokens "
+        '(`[api] tokens = {name = "..."}` or CALLHOOK_API_TOKEN) and send `Authorization: '
+        "Bearer <token>` (the dashboard sends the token it was opened with, ?token=<token>)",
+        "header.authorization",
+    )
 
 
 def page_response(page: Page, key: str) -> Response:

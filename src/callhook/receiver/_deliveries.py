@@ -31,8 +31,8 @@ from callhook.receiver._api import (
     integer,
     json_response,
     limit_param,
+    token_name,
 )
-from callhook.receiver._apiauth import TOKEN_NAME
 from callhook.receiver._dashboard import series_range
 from callhook.receiver._delivery_queries import (
     STATUSES,
@@ -113,17 +113,9 @@ def delivery_routes(store: Store, targets: Sequence[ForwardTarget] = ()) -> list
         return json_response(named(found)) if found is not None else _not_found(chosen)
 
     async def replay(request: Request) -> Response:
-        actor = request.scope.get(TOKEN_NAME)
-        if not isinstance(actor, str):
-            return error_response(
-                403,
-                "token_required",
-                "Replaying a delivery needs an API token, so that the log can name who asked: "
-                'configure tokens (`[api] tokens = {name = "..."}` or CALLHOOK_API_TOKEN) and '
-                "send `Authorization: Bearer <token>` (the dashboard sends the token it was "
-                "opened with, ?token=<token>)",
-                "header.authorization",
-            )
+        actor = token_name(request, "Replaying a delivery", "the log")
+        if isinstance(actor, Response):
+            return actor
         chosen = _delivery_id(request)
         if isinstance(chosen, Response):
             return chosen

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import msgspec
 from sqlalchemy import Connection, and_, or_, select
 
-from callhook.delivery import METADATA, safe_url
+from callhook.delivery import DELIVERY_COLUMNS, METADATA, safe_url
 from callhook.store import InvalidCursor, Page
 
 __all__ = [
@@ -35,22 +35,6 @@ OUTBOX = METADATA.tables["callhook_delivery_outbox"]
 ATTEMPTS = METADATA.tables["callhook_delivery_attempts"]
 #: The states the API filters on and shows.
 STATUSES = ("pending", "retrying", "delivered", "dead")
-
-_COLUMNS = (
-    OUTBOX.c.id,
-    OUTBOX.c.webhook_id,
-    OUTBOX.c.call_id,
-    OUTBOX.c.event_type,
-    OUTBOX.c.url,
-    OUTBOX.c.sequence,
-    OUTBOX.c.status,
-    OUTBOX.c.attempts,
-    OUTBOX.c.created_at,
-    OUTBOX.c.next_attempt_at,
-    OUTBOX.c.finished_at,
-    OUTBOX.c.last_status_code,
-    OUTBOX.c.last_error,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +115,7 @@ def list_delivery_page(
     conn: Connection, where: DeliveryFilter, cursor: str | None, limit: int
 ) -> Page:
     """Outbox rows, newest first, ``limit`` per page (keyset on the row id)."""
-    query = select(*_COLUMNS).order_by(OUTBOX.c.id.desc()).limit(limit + 1)
+    query = select(*DELIVERY_COLUMNS).order_by(OUTBOX.c.id.desc()).limit(limit + 1)
     if cursor is not None:
         query = query.where(OUTBOX.c.id < _decode_cursor(cursor))
     if where.target is not None:
@@ -148,7 +132,7 @@ def list_delivery_page(
 
 def get_delivery(conn: Connection, delivery_id: int) -> Json | None:
     """One row with its attempts in order; ``None`` when there is no such row."""
-    row = conn.execute(select(*_COLUMNS).where(OUTBOX.c.id == delivery_id)).first()
+    row = conn.execute(select(*DELIVERY_COLUMNS).where(OUTBOX.c.id == delivery_id)).first()
     if row is None:
         return None
     attempts = conn.execute(
@@ -185,7 +169,7 @@ def call_deliveries(conn: Connection, call_id: str) -> list[Json]:
     """A call's deliveries grouped per target: counts by status, and every row in sequence
     order (a call has a few dozen events per target at most)."""
     rows = conn.execute(
-        select(*_COLUMNS)
+        select(*DELIVERY_COLUMNS)
         .where(OUTBOX.c.call_id == call_id)
         .order_by(OUTBOX.c.url, OUTBOX.c.sequence, OUTBOX.c.id)
     ).all()

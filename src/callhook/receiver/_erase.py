@@ -15,8 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from callhook.receiver._api import error_response, json_response
-from callhook.receiver._apiauth import TOKEN_NAME
+from callhook.receiver._api import error_response, json_response, token_name
 from callhook.store import Store, erase_calls
 
 __all__ = ["erase_routes"]
@@ -28,16 +27,9 @@ _MAX_REFERENCE = 200
 
 def erase_routes(store: Store, clock: Callable[[], int]) -> list[Route]:
     async def erase(request: Request) -> Response:
-        actor = request.scope.get(TOKEN_NAME)
-        if not isinstance(actor, str):
-            return error_response(
-                403,
-                "token_required",
-                "Erasing a call needs an API token, so that the audit record can name who "
-                'asked: configure tokens (`[api] tokens = {name = "..."}` or '
-                "CALLHOOK_API_TOKEN) and send `Authorization: Bearer <token>`",
-                "header.authorization",
-            )
+        actor = token_name(request, "Erasing a call", "the audit record")
+        if isinstance(actor, Response):
+            return actor
         reference = request.query_params.get("reference")
         if reference is not None and len(reference) > _MAX_REFERENCE:
             return error_response(

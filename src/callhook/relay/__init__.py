@@ -6,6 +6,7 @@ Point the platform at ``serve``, point ``serve`` at your app (``[[forward]]`` or
 retried and in order per call (docs/relay.md).
 """
 
+from callhook.relay._child import run_dispatcher
 from callhook.relay._config import MESSAGES_HEADER, ForwardTarget, RelayConfig
 from callhook.relay._hook import Relay, only_new_messages
 from callhook.relay._process import DispatcherProcess, DispatcherProcessError
@@ -18,4 +19,5 @@ __all__ = [
     "Relay",
     "RelayConfig",
     "only_new_messages",
+    "run_dispatcher",
 ]

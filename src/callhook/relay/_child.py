@@ -12,19 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 
+from callhook._children import lower_priority
 from callhook._logging import LogFormat, configure_logging
 from callhook.delivery import Dispatcher
 
-__all__ = ["lower_priority", "main", "run"]
+__all__ = ["main", "run_dispatcher"]
 
 logger = logging.getLogger("callhook.relay")
 
 
-async def run(
+async def run_dispatcher(
     database_url: str,
     *,
     wake_on_stdin: bool = True,
@@ -70,18 +70,6 @@ async def run(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def lower_priority(priority: str) -> None:
-    """``low``: ``nice`` 10; ``idle``: ``SCHED_IDLE`` (``nice`` 19 without it)."""
-    with contextlib.suppress(OSError, AttributeError):
-        if priority == "idle":
-            try:
-                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            except (OSError, AttributeError):
-                os.nice(19)
-        elif priority == "low":
-            os.nice(10)
-
-
 def main(argv: list[str]) -> None:
     lower_priority(argv[1])
     if len(argv) > 2:
@@ -89,9 +77,9 @@ def main(argv: list[str]) -> None:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(run(argv[0]))
+        asyncio.run(run_dispatcher(argv[0]))
     else:
-        uvloop.run(run(argv[0]))
+        uvloop.run(run_dispatcher(argv[0]))
 
 
 if __name__ == "__main__":

@@ -48,10 +48,7 @@ class Relay:
         self.on_commit = on_commit
         self._clock = clock
         self._enqueuer = Enqueuer(Placeholders(postgres), cache=not postgres)
-        self._staged = 0
-        #: Rows queued (committed) per target URL since start.
-        self.queued: dict[str, int] = {target.url: 0 for target in self.targets}
-        self._staged_by_url: dict[str, int] = {}
+        self._staged = False
 
     def rows(
         self, items: Sequence[Incoming], results: Sequence[Outcome | Exception]
@@ -91,20 +88,17 @@ class Relay:
         rows = self.rows(items, results)
         if rows:
             self._enqueuer.stage(cursor, rows, self._clock())
-            for row in rows:
-                self._staged_by_url[row.url] = self._staged_by_url.get(row.url, 0) + 1
+            self._staged = True
 
     def committed(self) -> None:
         self._enqueuer.committed()
-        staged, self._staged_by_url = self._staged_by_url, {}
-        for url, count in staged.items():
-            self.queued[url] = self.queued.get(url, 0) + count
+        staged, self._staged = self._staged, False
         if staged and self.on_commit is not None:
             self.on_commit()
 
     def discarded(self) -> None:
         self._enqueuer.discarded()
-        self._staged_by_url = {}
+        self._staged = False
 
 
 def only_new_messages(item: Incoming, new_ids: Sequence[str]) -> bytes:

@@ -24,6 +24,7 @@ import sys
 from types import TracebackType
 from typing import Self
 
+from callhook._children import copy_stderr
 from callhook._exceptions import CallhookError
 
 __all__ = ["DispatcherProcess", "DispatcherProcessError"]
@@ -128,7 +129,7 @@ class DispatcherProcess:
         except OSError as exc:
             raise DispatcherProcessError(f"cannot start the dispatcher process: {exc}") from exc
         self._proc = proc
-        copy = asyncio.create_task(_copy_log(proc), name=f"callhook-relay-log-{proc.pid}")
+        copy = asyncio.create_task(copy_stderr(proc), name=f"callhook-relay-log-{proc.pid}")
         self._copies.add(copy)
         copy.add_done_callback(self._copies.discard)
         logger.info("relay.process_started pid=%s", proc.pid)
@@ -153,11 +154,3 @@ class DispatcherProcess:
                 logger.error("relay.process_restart_failed %s", exc)
                 continue
             self.restarts += 1
-
-
-async def _copy_log(proc: asyncio.subprocess.Process) -> None:
-    """Copy the child's stderr (its log) to this process's, line by line."""
-    assert proc.stderr is not None
-    while line := await proc.stderr.readline():
-        sys.stderr.write(line.decode("utf-8", "replace"))
-        sys.stderr.flush()
